@@ -1,0 +1,103 @@
+"""Strict base64url and strict JSON: the two decoders every token byte passes through.
+
+Both are on the verify hot path, so each keeps a fast path for the common, well-formed case and
+falls back to a slower exact check only when needed.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from typing import Any
+
+import orjson
+
+from roomkey.errors import MalformedTokenError
+
+MAX_JSON_DEPTH = 16
+
+_B64URL = re.compile(rb"[A-Za-z0-9_-]*")
+_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+# Value of each base64url character, to check that unused trailing bits are zero.
+_VALUE = {c: i for i, c in enumerate(_ALPHABET)}
+
+
+def b64url_encode(data: bytes) -> bytes:
+    """Unpadded base64url."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
+def b64url_decode(part: bytes, what: str) -> bytes:
+    """Decode unpadded, canonical base64url, or raise :class:`MalformedTokenError`.
+
+    Canonical means re-encoding gives the same text: no padding, no characters outside the
+    alphabet, no impossible length, and zero bits in the unused tail of the last character.
+    """
+    if _B64URL.fullmatch(part) is None:
+        raise MalformedTokenError(f"{what} is not base64url (no padding, no '+' or '/')")
+    rem = len(part) % 4
+    if rem == 1:
+        raise MalformedTokenError(f"{what} has an impossible base64url length")
+    if rem and _VALUE[part[-1]] & (0x0F if rem == 2 else 0x03):
+        raise MalformedTokenError(f"{what} is not canonical base64url")
+    try:
+        return base64.urlsafe_b64decode(part + b"=" * (-len(part) % 4))
+    except binascii.Error as exc:  # pragma: no cover - excluded by the checks above
+        raise MalformedTokenError(f"{what} is not base64url") from exc
+
+
+def json_dumps(value: Any) -> bytes:
+    """Compact JSON, as every roomkey token is written."""
+    return orjson.dumps(value)
+
+
+def json_loads_object(raw: bytes, what: str) -> dict[str, Any]:
+    """Parse strict JSON that must be an object.
+
+    Strict: valid UTF-8, RFC 8259 only (no NaN/Infinity), no duplicate member names at any
+    depth, nesting at most ``MAX_JSON_DEPTH``. The fast path accepts text that is exactly what
+    orjson would write for the parsed value (so it cannot hold duplicates); anything else is
+    re-read by the exact checker.
+    """
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedTokenError(f"{what} is not valid UTF-8 JSON") from exc
+    if not isinstance(value, dict):
+        raise MalformedTokenError(f"{what} must be a JSON object")
+    if raw.count(b"{") + raw.count(b"[") > MAX_JSON_DEPTH:
+        _check_depth(value, what, 1)
+    if orjson.dumps(value) != raw:
+        _check_no_duplicates(raw, what)
+    return value
+
+
+def _check_depth(value: Any, what: str, depth: int) -> None:
+    if depth > MAX_JSON_DEPTH:
+        raise MalformedTokenError(f"{what} is nested deeper than {MAX_JSON_DEPTH} levels")
+    children = value.values() if isinstance(value, dict) else value
+    for child in children:
+        if isinstance(child, dict | list):
+            _check_depth(child, what, depth + 1)
+
+
+def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        raise _Duplicate
+    return out
+
+
+class _Duplicate(Exception):
+    pass
+
+
+def _check_no_duplicates(raw: bytes, what: str) -> None:
+    try:
+        json.loads(raw, object_pairs_hook=_reject_duplicates)
+    except _Duplicate:
+        raise MalformedTokenError(f"{what} has a duplicate member name") from None
+    except ValueError as exc:  # pragma: no cover - orjson accepted it, json should too
+        raise MalformedTokenError(f"{what} is not valid JSON") from exc

@@ -1,0 +1,147 @@
+"""The claims of one access token, independent of any wire format.
+
+:class:`Claims` is what the minter writes and what the verifier returns; each dialect maps it to
+and from its own payload layout.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from roomkey._codec import json_dumps
+from roomkey.errors import InvalidClaimValueError, MetadataTooLargeError
+from roomkey.grants import Grant
+
+MAX_METADATA_BYTES = 5 * 1024
+MAX_TEXT = 256  # identity, room, name, role: generous for ids, small enough to log
+
+
+@dataclass(frozen=True, slots=True)
+class Claims:
+    """Everything a token says. Times are integer seconds since the epoch."""
+
+    # the API key that issued the token (``iss`` / ``apikey``)
+    api_key: str
+    # the participant (``sub`` / ``participantId`` / ``peerId``); None for API tokens
+    identity: str | None
+    # the room the token is bound to; None for a token not bound to a room
+    room: str | None
+    # what the holder may do
+    grant: Grant
+    # registered times; always set on minted tokens, possibly None on a token being inspected
+    issued_at: int | None
+    not_before: int | None
+    expires_at: int | None
+    # unique token id, the handle for revocation
+    jti: str | None = None
+    # role name the grant started from (informational; the grant is authoritative)
+    role: str | None = None
+    # display name
+    name: str | None = None
+    # any JSON value, capped at MAX_METADATA_BYTES serialised; None when absent
+    metadata: Any = None
+    # string→string map
+    attributes: Mapping[str, str] = field(default_factory=dict)
+    # audience (native only)
+    audience: str | None = None
+    # LiveKit's participant kind (standard, ingress, egress, sip, agent)
+    kind: str | None = None
+    # LiveKit's room configuration object, carried as given
+    room_config: Mapping[str, Any] | None = None
+
+    def replace(self, **changes: Any) -> Claims:
+        """A copy with some fields changed."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (for ``--json`` output, the server, and inspection)."""
+        out: dict[str, Any] = {
+            "api_key": self.api_key,
+            "identity": self.identity,
+            "room": self.room,
+            "role": self.role,
+            "name": self.name,
+            "grant": self.grant.to_dict(),
+            "metadata": self.metadata,
+            "attributes": dict(self.attributes),
+            "issued_at": self.issued_at,
+            "not_before": self.not_before,
+            "expires_at": self.expires_at,
+            "jti": self.jti,
+        }
+        for extra in ("audience", "kind", "room_config"):
+            if getattr(self, extra) is not None:
+                out[extra] = getattr(self, extra)
+        return out
+
+
+def new_jti() -> str:
+    """A random token id (128 bits): never derived from time or content."""
+    return secrets.token_urlsafe(16)
+
+
+def check_text(value: object, what: str, *, required: bool = False) -> str | None:
+    """A short printable string, or None when absent and not required."""
+    if value is None or value == "":
+        if required:
+            raise InvalidClaimValueError(f"{what} is required", field=what)
+        return None
+    if not isinstance(value, str):
+        raise InvalidClaimValueError(f"{what} must be a string", field=what)
+    if len(value) > MAX_TEXT:
+        raise InvalidClaimValueError(f"{what} is longer than {MAX_TEXT} characters", field=what)
+    if not value.isprintable():
+        raise InvalidClaimValueError(f"{what} contains control characters", field=what)
+    return value
+
+
+def check_metadata(value: Any, max_bytes: int = MAX_METADATA_BYTES) -> Any:
+    """Any JSON value whose compact serialisation fits in ``max_bytes``."""
+    if value is None:
+        return None
+    try:
+        size = len(json_dumps(value))
+    except TypeError as exc:
+        raise InvalidClaimValueError("metadata must be JSON", field="metadata") from exc
+    if size > max_bytes:
+        raise MetadataTooLargeError(
+            f"metadata is {size} bytes serialised; the limit is {max_bytes}",
+            field="metadata",
+            size=size,
+            limit=max_bytes,
+        )
+    return value
+
+
+def check_attributes(value: Mapping[str, Any] | None) -> dict[str, str]:
+    """A string→string map; anything else is refused rather than coerced."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidClaimValueError("attributes must be a map of strings", field="attributes")
+    for key, item in value.items():
+        if not isinstance(key, str) or not isinstance(item, str):
+            raise InvalidClaimValueError(
+                f"attribute {key!r} must map a string to a string", field="attributes"
+            )
+    total = len(json_dumps(dict(value)))
+    if total > MAX_METADATA_BYTES:
+        raise MetadataTooLargeError(
+            f"attributes are {total} bytes serialised; the limit is {MAX_METADATA_BYTES}",
+            field="attributes",
+        )
+    return dict(value)
+
+
+__all__ = [
+    "MAX_METADATA_BYTES",
+    "Claims",
+    "check_attributes",
+    "check_metadata",
+    "check_text",
+    "new_jti",
+]

@@ -1,0 +1,119 @@
+"""Typed readers for payload fields, shared by the dialects.
+
+Every reader raises :class:`InvalidClaimsError` (or :class:`MissingClaimError`) naming the
+field, so a malformed claim is reported precisely and never coerced.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from roomkey.claims import Claims
+from roomkey.errors import InvalidClaimsError, MissingClaimError, UnsupportedByDialectError
+
+
+@dataclass(frozen=True, slots=True)
+class WireRead:
+    """What a dialect read from a payload: the claims, and keys it did not recognise."""
+
+    claims: Claims
+    unknown_keys: tuple[str, ...] = ()
+
+
+def unknown(mapping: Mapping[str, Any], known: Iterable[str], prefix: str = "") -> list[str]:
+    """Dotted names of keys in ``mapping`` that are not in ``known``."""
+    known_set = set(known)
+    return [f"{prefix}{k}" for k in mapping if k not in known_set]
+
+
+def opt_str(payload: Mapping[str, Any], key: str) -> str | None:
+    """A string claim, or None when absent or empty."""
+    value = payload.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise InvalidClaimsError(f"claim {key!r} must be a string", claim=key)
+    return value
+
+
+def req_str(payload: Mapping[str, Any], key: str) -> str:
+    """A non-empty string claim."""
+    value = opt_str(payload, key)
+    if value is None:
+        raise MissingClaimError(f"claim {key!r} is required", claim=key)
+    return value
+
+
+def opt_time(payload: Mapping[str, Any], key: str) -> int | None:
+    """A NumericDate: a finite JSON number (not a string, not a boolean), as whole seconds."""
+    value = payload.get(key)
+    if value is None:
+        if key in payload:
+            raise InvalidClaimsError(f"claim {key!r} must be a number, not null", claim=key)
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidClaimsError(f"claim {key!r} must be a number of seconds", claim=key)
+    if abs(value) > 2**53:
+        raise InvalidClaimsError(f"claim {key!r} is out of range", claim=key)
+    return math.floor(value)
+
+
+def opt_bool(mapping: Mapping[str, Any], key: str, default: bool, where: str = "") -> bool:
+    """A boolean grant flag, or ``default`` when absent."""
+    value = mapping.get(key)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise InvalidClaimsError(f"grant {where}{key!r} must be true or false", claim=where + key)
+    return value
+
+
+def opt_map(payload: Mapping[str, Any], key: str) -> dict[str, Any] | None:
+    """A JSON object claim, or None when absent."""
+    value = payload.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise InvalidClaimsError(f"claim {key!r} must be an object", claim=key)
+    return value
+
+
+def str_map(payload: Mapping[str, Any], key: str) -> dict[str, str]:
+    """A string→string map claim (empty when absent)."""
+    value = opt_map(payload, key) or {}
+    if not all(isinstance(v, str) for v in value.values()):
+        raise InvalidClaimsError(f"claim {key!r} must map strings to strings", claim=key)
+    return value
+
+
+def str_list(payload: Mapping[str, Any], key: str) -> list[str] | None:
+    """A list-of-strings claim, or None when absent."""
+    value = payload.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InvalidClaimsError(f"claim {key!r} must be a list of strings", claim=key)
+    return value
+
+
+def refuse(dialect: str, field: str, why: str) -> UnsupportedByDialectError:
+    """The error for a grant the dialect cannot carry (never a silent drop)."""
+    return UnsupportedByDialectError(
+        f"the {dialect} format cannot express {field}: {why}", dialect=dialect, field=field
+    )
+
+
+def registered(claims: Claims, payload: dict[str, Any], *, nbf: bool = True) -> dict[str, Any]:
+    """Add ``iat``, ``nbf``, ``exp`` and ``jti`` (when set) to ``payload``."""
+    if claims.issued_at is not None:
+        payload["iat"] = claims.issued_at
+    if nbf and claims.not_before is not None:
+        payload["nbf"] = claims.not_before
+    if claims.expires_at is not None:
+        payload["exp"] = claims.expires_at
+    if claims.jti is not None:
+        payload["jti"] = claims.jti
+    return payload

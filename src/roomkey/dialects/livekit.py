@@ -1,0 +1,222 @@
+"""LiveKit's access-token layout, as its server SDKs write it and its server reads it.
+
+Reading applies LiveKit's implicit defaults: ``canPublish`` and ``canSubscribe`` are true when
+unset, ``canPublishData`` follows ``canPublish``, an empty ``canPublishSources`` allows every
+source. LiveKit has no flag for receiving data (always allowed), no lobby, and a single
+``roomAdmin`` flag for both admin and moderate rights.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from typing import Any
+
+from roomkey._codec import json_dumps
+from roomkey.claims import Claims
+from roomkey.dialects._fields import (
+    WireRead,
+    opt_bool,
+    opt_map,
+    opt_str,
+    opt_time,
+    refuse,
+    registered,
+    req_str,
+    str_list,
+    str_map,
+    unknown,
+)
+from roomkey.errors import InvalidClaimsError
+from roomkey.grants import ALL_SOURCES, Grant, JoinMode, Scope, Source
+
+NAME = "livekit"
+TO_LIVEKIT: Mapping[Source, str] = {
+    Source.CAM: "camera",
+    Source.MIC: "microphone",
+    Source.SCREEN: "screen_share",
+    Source.SCREEN_AUDIO: "screen_share_audio",
+}
+FROM_LIVEKIT: Mapping[str, Source] = {v: k for k, v in TO_LIVEKIT.items()}
+_API_FLAGS = ("roomCreate", "roomList", "roomRecord", "ingressAdmin")
+VIDEO_KEYS = (
+    "roomCreate",
+    "roomList",
+    "roomRecord",
+    "roomAdmin",
+    "roomJoin",
+    "room",
+    "destinationRoom",
+    "canPublish",
+    "canSubscribe",
+    "canPublishData",
+    "canPublishSources",
+    "canUpdateOwnMetadata",
+    "ingressAdmin",
+    "hidden",
+    "recorder",
+    "agent",
+    "canManageAgentSession",
+    "canSubscribeMetrics",
+)
+TOP_KEYS = (
+    "iss",
+    "sub",
+    "nbf",
+    "exp",
+    "iat",
+    "jti",
+    "name",
+    "metadata",
+    "attributes",
+    "video",
+    "kind",
+    "roomConfig",
+    "sha256",
+    "roomPreset",
+    "sip",
+    "inference",
+    "observability",
+    "agent",
+    "agentEndpoint",
+    "agentThread",
+    "aud",
+)
+
+
+class LiveKitDialect:
+    """LiveKit (``video`` grant, ``iss`` = API key, HS256, no ``kid``)."""
+
+    name = NAME
+    kid_header = False
+    requires_jti = False
+    asymmetric_only = False
+
+    def to_wire(self, claims: Claims) -> dict[str, Any]:
+        _check_expressible(claims)
+        payload: dict[str, Any] = {"iss": claims.api_key, "sub": claims.identity or ""}
+        registered(claims, payload)
+        if claims.name is not None:
+            payload["name"] = claims.name
+        if claims.metadata is not None:
+            meta = claims.metadata
+            payload["metadata"] = meta if isinstance(meta, str) else json_dumps(meta).decode()
+        if claims.attributes:
+            payload["attributes"] = dict(claims.attributes)
+        if claims.kind is not None:
+            payload["kind"] = claims.kind
+        if claims.room_config is not None:
+            payload["roomConfig"] = dict(claims.room_config)
+        payload["video"] = _video(claims)
+        return payload
+
+    def from_wire(self, payload: Mapping[str, Any]) -> WireRead:
+        video = opt_map(payload, "video") or {}
+        claims = Claims(
+            api_key=req_str(payload, "iss"),
+            identity=opt_str(payload, "sub"),
+            room=opt_str(video, "room"),
+            grant=_read_grant(video),
+            issued_at=opt_time(payload, "iat"),
+            not_before=opt_time(payload, "nbf"),
+            expires_at=opt_time(payload, "exp"),
+            jti=opt_str(payload, "jti"),
+            name=opt_str(payload, "name"),
+            metadata=opt_str(payload, "metadata"),
+            attributes=str_map(payload, "attributes"),
+            kind=opt_str(payload, "kind"),
+            room_config=opt_map(payload, "roomConfig"),
+        )
+        extra = unknown(payload, TOP_KEYS) + [_with_hint(k) for k in unknown(video, VIDEO_KEYS)]
+        extra += [f"video.canPublishSources[{s!r}]" for s in _unknown_sources(video)]
+        return WireRead(claims, tuple(extra))
+
+    def issuer(self, payload: Mapping[str, Any]) -> str | None:
+        iss = payload.get("iss")
+        return iss if isinstance(iss, str) else None
+
+    def matches(self, payload: Mapping[str, Any]) -> bool:
+        return "video" in payload or ("iss" in payload and "rk" not in payload)
+
+
+def _check_expressible(claims: Claims) -> None:
+    grant = claims.grant
+    if not grant.can_recv_data:
+        raise refuse(NAME, "can_recv_data=false", "LiveKit always delivers data messages")
+    if grant.join is JoinMode.ASK:
+        raise refuse(NAME, "join=ask", "LiveKit has no lobby")
+    if grant.moderate and not grant.admin:
+        raise refuse(NAME, "moderate without admin", "roomAdmin is LiveKit's only such flag")
+    if claims.audience is not None:
+        raise refuse(NAME, "audience", "LiveKit tokens carry no aud")
+
+
+def _video(claims: Claims) -> dict[str, Any]:
+    grant = claims.grant
+    video: dict[str, Any] = {}
+    if Scope.API in grant.scope:
+        video.update(roomCreate=True, roomList=True)
+    if grant.admin:
+        video["roomAdmin"] = True
+    if Scope.ROOM in grant.scope:
+        video["roomJoin"] = True
+    if claims.room is not None:
+        video["room"] = claims.room
+    video["canPublish"] = grant.can_produce
+    video["canSubscribe"] = grant.can_consume
+    video["canPublishData"] = grant.can_send_data
+    if grant.can_produce and grant.sources != ALL_SOURCES:
+        video["canPublishSources"] = [TO_LIVEKIT[s] for s in Source if s in grant.sources]
+    if grant.can_update_metadata:
+        video["canUpdateOwnMetadata"] = True
+    if grant.hidden:
+        video["hidden"] = True
+    if grant.recorder:
+        video["recorder"] = True
+    return video
+
+
+def _read_grant(video: Mapping[str, Any]) -> Grant:
+    produce = opt_bool(video, "canPublish", True, "video.")
+    listed = str_list(video, "canPublishSources") or []
+    sources = frozenset(FROM_LIVEKIT[s] for s in listed if s in FROM_LIVEKIT) or ALL_SOURCES
+    admin = opt_bool(video, "roomAdmin", False, "video.")
+    scope = set()
+    if opt_bool(video, "roomJoin", False, "video."):
+        scope.add(Scope.ROOM)
+    if any(opt_bool(video, flag, False, "video.") for flag in _API_FLAGS):
+        scope.add(Scope.API)
+    if not scope:
+        raise InvalidClaimsError(
+            "the video grant allows neither roomJoin nor any room API call", claim="video"
+        )
+    return Grant(
+        admin=admin,
+        moderate=admin,
+        can_consume=opt_bool(video, "canSubscribe", True, "video."),
+        can_produce=produce,
+        sources=sources if produce else frozenset(),
+        can_send_data=opt_bool(video, "canPublishData", produce, "video."),
+        can_recv_data=True,
+        can_update_metadata=opt_bool(video, "canUpdateOwnMetadata", False, "video."),
+        hidden=opt_bool(video, "hidden", False, "video."),
+        recorder=opt_bool(video, "recorder", False, "video."),
+        scope=frozenset(scope),
+    )
+
+
+def _unknown_sources(video: Mapping[str, Any]) -> list[str]:
+    listed = video.get("canPublishSources")
+    if not isinstance(listed, list):
+        return []
+    return [s for s in listed if s not in FROM_LIVEKIT]
+
+
+def _with_hint(key: str) -> str:
+    hint = difflib.get_close_matches(key, VIDEO_KEYS, n=1, cutoff=0.6)
+    if key == "roomName":
+        hint = ["room"]
+    return f"video.{key} (did you mean {hint[0]!r}?)" if hint else f"video.{key}"
+
+
+DIALECT = LiveKitDialect()

@@ -1,0 +1,134 @@
+"""roomkey's own layout, version 1: every canonical field, nothing implicit.
+
+``{"rk": 1, "iss", "sub", "aud", "iat", "nbf", "exp", "jti", "room", "role", "name",
+"metadata", "attributes", "kind", "room_config", "grant": {...canonical permission names}}``
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from roomkey.claims import Claims
+from roomkey.dialects._fields import (
+    WireRead,
+    opt_bool,
+    opt_map,
+    opt_str,
+    opt_time,
+    registered,
+    req_str,
+    str_list,
+    str_map,
+    unknown,
+)
+from roomkey.errors import InvalidClaimsError, InvalidGrantError, MissingClaimError
+from roomkey.grants import PERMISSION_FIELDS, Grant, parse_join, parse_scope, parse_sources
+
+VERSION = 1
+_TOP = (
+    "rk",
+    "iss",
+    "sub",
+    "aud",
+    "iat",
+    "nbf",
+    "exp",
+    "jti",
+    "room",
+    "role",
+    "name",
+    "metadata",
+    "attributes",
+    "kind",
+    "room_config",
+    "grant",
+)
+_BOOLS = tuple(f for f in PERMISSION_FIELDS if f not in ("sources", "join", "scope"))
+
+
+class NativeDialect:
+    """roomkey's documented, versioned layout (``rk`` = 1)."""
+
+    name = "native"
+    kid_header = True
+    requires_jti = True
+    asymmetric_only = False
+
+    def to_wire(self, claims: Claims) -> dict[str, Any]:
+        payload: dict[str, Any] = {"rk": VERSION, "iss": claims.api_key}
+        if claims.identity is not None:
+            payload["sub"] = claims.identity
+        if claims.audience is not None:
+            payload["aud"] = claims.audience
+        registered(claims, payload)
+        for key, value in (
+            ("room", claims.room),
+            ("role", claims.role),
+            ("name", claims.name),
+            ("metadata", claims.metadata),
+            ("kind", claims.kind),
+            ("room_config", claims.room_config),
+        ):
+            if value is not None:
+                payload[key] = value
+        if claims.attributes:
+            payload["attributes"] = dict(claims.attributes)
+        payload["grant"] = claims.grant.to_dict()
+        return payload
+
+    def from_wire(self, payload: Mapping[str, Any]) -> WireRead:
+        if payload.get("rk") != VERSION:
+            raise InvalidClaimsError(
+                f"unsupported native version {payload.get('rk')!r}", claim="rk"
+            )
+        raw_grant = opt_map(payload, "grant")
+        if raw_grant is None:
+            raise MissingClaimError("claim 'grant' is required", claim="grant")
+        claims = Claims(
+            api_key=req_str(payload, "iss"),
+            identity=opt_str(payload, "sub"),
+            room=opt_str(payload, "room"),
+            grant=_read_grant(raw_grant),
+            issued_at=opt_time(payload, "iat"),
+            not_before=opt_time(payload, "nbf"),
+            expires_at=opt_time(payload, "exp"),
+            jti=opt_str(payload, "jti"),
+            role=opt_str(payload, "role"),
+            name=opt_str(payload, "name"),
+            metadata=payload.get("metadata"),
+            attributes=str_map(payload, "attributes"),
+            audience=opt_str(payload, "aud"),
+            kind=opt_str(payload, "kind"),
+            room_config=opt_map(payload, "room_config"),
+        )
+        extra = unknown(payload, _TOP) + unknown(raw_grant, PERMISSION_FIELDS, "grant.")
+        return WireRead(claims, tuple(extra))
+
+    def issuer(self, payload: Mapping[str, Any]) -> str | None:
+        iss = payload.get("iss")
+        return iss if isinstance(iss, str) else None
+
+    def matches(self, payload: Mapping[str, Any]) -> bool:
+        return "rk" in payload
+
+
+def _read_grant(raw: Mapping[str, Any]) -> Grant:
+    missing = [f for f in PERMISSION_FIELDS if f not in raw]
+    if missing:
+        raise MissingClaimError(
+            f"grant field {missing[0]!r} is required", claim="grant." + missing[0]
+        )
+    flags = {f: opt_bool(raw, f, False, "grant.") for f in _BOOLS}
+    try:
+        return Grant(
+            **flags,
+            sources=parse_sources(str_list(raw, "sources") or []),
+            join=parse_join(raw["join"]),
+            scope=parse_scope(str_list(raw, "scope") or []),
+        )
+    except InvalidGrantError as exc:
+        raise InvalidClaimsError(f"grant is inconsistent: {exc.message}", claim="grant") from exc
+
+
+DIALECT = NativeDialect()

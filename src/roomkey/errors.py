@@ -1,0 +1,239 @@
+"""One error tree for roomkey: every failure a caller can see, each with a stable ``code``.
+
+Codes are part of the public contract (the server returns them, scripts match on them); messages
+are for humans and may be reworded. No message ever contains a secret, a whole token, or which
+part of a signature check failed.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class RoomkeyError(Exception):
+    """Root of every roomkey error. ``code`` is stable; ``details`` is JSON-safe context."""
+
+    code: ClassVar[str] = "roomkey_error"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, Any] = details
+
+    def to_dict(self) -> dict[str, Any]:
+        """The error as the one JSON shape roomkey uses everywhere."""
+        return {"error": self.code, "message": self.message, "details": self.details}
+
+
+# ---- configuration and input errors (raised while building grants, keys or tokens) ----------
+
+
+class ConfigurationError(RoomkeyError):
+    """A setting or argument is out of range or inconsistent."""
+
+    code = "invalid_configuration"
+
+
+class InvalidGrantError(RoomkeyError):
+    """A requested permission set is contradictory, misspelt or otherwise unusable."""
+
+    code = "invalid_grant"
+
+
+class InvalidRoleError(InvalidGrantError):
+    """A role name is unknown or a custom role is malformed."""
+
+    code = "invalid_role"
+
+
+class InvalidClaimValueError(RoomkeyError):
+    """A claim given to the minter (identity, room, name, attributes, TTL...) is not acceptable."""
+
+    code = "invalid_claim_value"
+
+
+class MetadataTooLargeError(InvalidClaimValueError):
+    """Participant metadata serialises to more than the cap (5 KiB by default)."""
+
+    code = "metadata_too_large"
+
+
+class UnsupportedByDialectError(RoomkeyError):
+    """A wire format cannot express a field of the grant; nothing is silently dropped."""
+
+    code = "unsupported_by_dialect"
+
+
+class KeyMaterialError(RoomkeyError):
+    """Base for key problems."""
+
+    code = "invalid_key"
+
+
+class WeakKeyError(KeyMaterialError):
+    """A key is too weak to load: an HMAC secret under 32 bytes, an RSA key under 2048 bits."""
+
+    code = "weak_key"
+
+
+class InvalidKeyError(KeyMaterialError):
+    """Key material cannot be parsed or does not fit the algorithm it is bound to."""
+
+    code = "invalid_key"
+
+
+class UnknownKeyIdError(KeyMaterialError):
+    """A key ring has no key under that id (raised by key management, never by verification)."""
+
+    code = "unknown_key_id"
+
+
+# ---- verification errors --------------------------------------------------------------------
+
+
+class TokenError(RoomkeyError):
+    """Base for every reason a token is refused."""
+
+    code = "invalid_token"
+
+
+class TokenTooLargeError(TokenError):
+    """The token is longer than the verifier's size cap; nothing was decoded."""
+
+    code = "token_too_large"
+
+
+class MalformedTokenError(TokenError):
+    """Not a strict compact JWS: dots, base64url, UTF-8 or JSON are wrong."""
+
+    code = "malformed"
+
+
+class ForbiddenHeaderError(TokenError):
+    """The header carries a parameter roomkey never honours (crit, jku, jwk, x5u, x5c, zip, ...)."""
+
+    code = "forbidden_header"
+
+
+class DisallowedAlgorithmError(TokenError):
+    """The header's ``alg`` is not the algorithm bound to the key (``none`` never is)."""
+
+    code = "disallowed_algorithm"
+
+
+class BadSignatureError(TokenError):
+    """The signature does not verify with a known key. Deliberately the same for an unknown key."""
+
+    code = "bad_signature"
+
+
+class InvalidClaimsError(TokenError):
+    """A registered or dialect claim is missing or has the wrong type or value."""
+
+    code = "invalid_claims"
+
+
+class MissingClaimError(InvalidClaimsError):
+    """A required claim (``exp``, ``sub``, ``jti``...) is absent."""
+
+    code = "missing_claim"
+
+
+class TokenExpiredError(TokenError):
+    """``exp`` is in the past, beyond the leeway."""
+
+    code = "expired"
+
+
+class TokenNotYetValidError(TokenError):
+    """``nbf`` or ``iat`` is in the future beyond the leeway (often a clock out of step)."""
+
+    code = "not_yet_valid"
+
+
+class LifetimeTooLongError(TokenError):
+    """``exp`` lies further ahead than the verifier's maximum lifetime."""
+
+    code = "lifetime_too_long"
+
+
+class WrongIssuerError(TokenError):
+    """``iss`` is not the one the verifier expects."""
+
+    code = "wrong_issuer"
+
+
+class WrongAudienceError(TokenError):
+    """``aud`` is not the one the verifier expects."""
+
+    code = "wrong_audience"
+
+
+class WrongScopeError(TokenError):
+    """The token is of another kind (an API token used to join, a room token used for the API)."""
+
+    code = "wrong_scope"
+
+
+class WrongRoomError(TokenError):
+    """The token is bound to another room (compared exactly, never normalised)."""
+
+    code = "wrong_room"
+
+
+class WrongIdentityError(TokenError):
+    """The token is bound to another participant identity."""
+
+    code = "wrong_identity"
+
+
+class RevokedTokenError(TokenError):
+    """The token matches a revocation (by jti, identity, room, key, or issued-before)."""
+
+    code = "revoked"
+
+
+class RoomInactiveError(TokenError):
+    """The room the token names has been deactivated."""
+
+    code = "room_inactive"
+
+
+class UnknownRoomError(TokenError):
+    """The room the token names does not exist and the project does not create rooms on use."""
+
+    code = "unknown_room"
+
+
+__all__ = [
+    "BadSignatureError",
+    "ConfigurationError",
+    "DisallowedAlgorithmError",
+    "ForbiddenHeaderError",
+    "InvalidClaimValueError",
+    "InvalidClaimsError",
+    "InvalidGrantError",
+    "InvalidKeyError",
+    "InvalidRoleError",
+    "KeyMaterialError",
+    "LifetimeTooLongError",
+    "MalformedTokenError",
+    "MetadataTooLargeError",
+    "MissingClaimError",
+    "RevokedTokenError",
+    "RoomInactiveError",
+    "RoomkeyError",
+    "TokenError",
+    "TokenExpiredError",
+    "TokenNotYetValidError",
+    "TokenTooLargeError",
+    "UnknownKeyIdError",
+    "UnknownRoomError",
+    "UnsupportedByDialectError",
+    "WeakKeyError",
+    "WrongAudienceError",
+    "WrongIdentityError",
+    "WrongIssuerError",
+    "WrongRoomError",
+    "WrongScopeError",
+]

@@ -1,0 +1,221 @@
+"""The canonical permission model (DESIGN §2): one grant from which every wire format is produced.
+
+A :class:`Grant` is immutable and always consistent: constructing one checks the invariants, so a
+grant that exists can be written to any dialect that can express it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from roomkey.errors import InvalidGrantError
+
+
+class Source(StrEnum):
+    """A kind of track a participant may publish."""
+
+    CAM = "cam"
+    MIC = "mic"
+    SCREEN = "screen"
+    SCREEN_AUDIO = "screen_audio"
+
+
+class JoinMode(StrEnum):
+    """How a participant enters: at once, or by waiting in the lobby for a moderator."""
+
+    DIRECT = "direct"
+    ASK = "ask"
+
+
+class Scope(StrEnum):
+    """What a token is for: joining a room, calling the server API, or both."""
+
+    ROOM = "room"
+    API = "api"
+
+
+ALL_SOURCES: frozenset[Source] = frozenset(Source)
+
+# Field names a caller may override, in canonical order (also the native wire order).
+PERMISSION_FIELDS: tuple[str, ...] = (
+    "admin",
+    "can_consume",
+    "can_produce",
+    "sources",
+    "can_send_data",
+    "can_recv_data",
+    "can_update_metadata",
+    "join",
+    "moderate",
+    "hidden",
+    "recorder",
+    "scope",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """What a participant may do in a room. Build with :func:`make_grant` or a role preset."""
+
+    # every action in the room; implies moderate
+    admin: bool = False
+    # subscribe to other participants' tracks
+    can_consume: bool = True
+    # publish tracks; when false, ``sources`` is empty
+    can_produce: bool = True
+    # which tracks may be published (non-empty exactly when can_produce)
+    sources: frozenset[Source] = ALL_SOURCES
+    # send and receive data messages
+    can_send_data: bool = True
+    can_recv_data: bool = True
+    # change own name, metadata and attributes
+    can_update_metadata: bool = True
+    # enter at once, or wait in the lobby
+    join: JoinMode = JoinMode.DIRECT
+    # mute/unmute and remove others, admit from the lobby
+    moderate: bool = False
+    # invisible to other participants
+    hidden: bool = False
+    # a recording bot
+    recorder: bool = False
+    # participant token, server-API token, or both
+    scope: frozenset[Scope] = field(default_factory=lambda: frozenset({Scope.ROOM}))
+
+    def __post_init__(self) -> None:
+        _check_types(self)
+        if self.admin and not self.moderate:
+            object.__setattr__(self, "moderate", True)  # admin is a superset of moderate
+        if not self.can_produce and self.sources:
+            raise InvalidGrantError("sources are named while can_produce is false", field="sources")
+        if self.can_produce and not self.sources:
+            raise InvalidGrantError(
+                "can_produce is true but no source is allowed; set can_produce false instead",
+                field="sources",
+            )
+        if self.join is JoinMode.ASK and self.moderate:
+            raise InvalidGrantError(
+                "join 'ask' contradicts admin/moderate rights (a moderator admits others)",
+                field="join",
+            )
+        if not self.scope:
+            raise InvalidGrantError("scope must name room, api or both", field="scope")
+
+    def replace(self, **changes: Any) -> Grant:
+        """A copy with some fields changed (checked like a new grant)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form with canonical field names; sources and scope sorted."""
+        out: dict[str, Any] = {}
+        for name in PERMISSION_FIELDS:
+            value = getattr(self, name)
+            if isinstance(value, frozenset):
+                value = sorted(str(v) for v in value)
+            elif isinstance(value, JoinMode):
+                value = value.value
+            out[name] = value
+        return out
+
+    def allows_at_most(self, other: Grant) -> bool:
+        """True when this grant gives nothing that ``other`` does not."""
+        bool_fields = (
+            "admin",
+            "can_consume",
+            "can_produce",
+            "can_send_data",
+            "can_recv_data",
+            "can_update_metadata",
+            "moderate",
+            "hidden",
+            "recorder",
+        )
+        if any(getattr(self, f) and not getattr(other, f) for f in bool_fields):
+            return False
+        return self.sources <= other.sources and self.scope <= other.scope
+
+
+_BOOL_FIELDS = frozenset(
+    {
+        "admin",
+        "can_consume",
+        "can_produce",
+        "can_send_data",
+        "can_recv_data",
+        "can_update_metadata",
+        "moderate",
+        "hidden",
+        "recorder",
+    }
+)
+
+
+def _check_types(grant: Grant) -> None:
+    for name in _BOOL_FIELDS:
+        if not isinstance(getattr(grant, name), bool):
+            raise InvalidGrantError(f"{name} must be true or false", field=name)
+    object.__setattr__(grant, "sources", parse_sources(grant.sources))
+    object.__setattr__(grant, "scope", parse_scope(grant.scope))
+    object.__setattr__(grant, "join", parse_join(grant.join))
+
+
+def parse_sources(value: Iterable[str] | Mapping[str, bool] | str) -> frozenset[Source]:
+    """Sources from a list (``["cam", "mic"]``), a comma string, or a ``{name: bool}`` map."""
+    if isinstance(value, str):
+        value = [v.strip() for v in value.split(",") if v.strip()]
+    if isinstance(value, Mapping):
+        for name, flag in value.items():
+            if not isinstance(flag, bool):
+                raise InvalidGrantError(f"source {name!r} must be true or false", field="sources")
+        value = [name for name, flag in value.items() if flag]
+    out = set()
+    for item in value:
+        try:
+            out.add(Source(item))
+        except (ValueError, TypeError):
+            allowed = ", ".join(s.value for s in Source)
+            raise InvalidGrantError(
+                f"unknown source {item!r} (allowed: {allowed})", field="sources"
+            ) from None
+    return frozenset(out)
+
+
+def parse_scope(value: Iterable[str] | str) -> frozenset[Scope]:
+    """Scope from ``"room"``, ``"api"``, ``"room,api"`` or a list of those."""
+    if isinstance(value, str):
+        value = [v.strip() for v in value.split(",") if v.strip()]
+    out = set()
+    for item in value:
+        try:
+            out.add(Scope(item))
+        except (ValueError, TypeError):
+            raise InvalidGrantError(
+                f"unknown scope {item!r} (allowed: room, api)", field="scope"
+            ) from None
+    return frozenset(out)
+
+
+def parse_join(value: object) -> JoinMode:
+    """Join mode from ``"direct"`` or ``"ask"``."""
+    try:
+        return JoinMode(value if isinstance(value, str) else "")
+    except ValueError:
+        raise InvalidGrantError(
+            f"unknown join mode {value!r} (allowed: direct, ask)", field="join"
+        ) from None
+
+
+__all__ = [
+    "ALL_SOURCES",
+    "PERMISSION_FIELDS",
+    "Grant",
+    "JoinMode",
+    "Scope",
+    "Source",
+    "parse_join",
+    "parse_scope",
+    "parse_sources",
+]

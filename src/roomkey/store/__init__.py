@@ -1,0 +1,52 @@
+"""Storage for the roomkey server: projects, keys, rooms, roles, revocations and audit.
+
+Open a store with ``store = await open_store("sqlite:///./.roomkey/roomkey.db")`` (or a
+``postgresql://`` URL); it migrates the schema on open. Use it through the :class:`Store`
+protocol and close it with ``await store.close()``. ``upgrade(url)`` migrates without opening.
+"""
+
+from roomkey.store.errors import ConflictError, InvalidCursorError, NotFoundError, StoreError
+from roomkey.store.migrate import current_revision, head_revision, upgrade
+from roomkey.store.protocol import Store
+from roomkey.store.records import (
+    AuditRecord,
+    KeyAlg,
+    KeyPurpose,
+    KeyRecord,
+    KeyStatus,
+    ProjectRecord,
+    ProjectSettings,
+    RevocationKind,
+    RevocationRecord,
+    RoleRecord,
+    RoomRecord,
+)
+from roomkey.store.sql import SqlStore, open_store
+from roomkey.store.url import StoreURL, parse_store_url, to_async_url
+
+__all__ = [
+    "AuditRecord",
+    "ConflictError",
+    "InvalidCursorError",
+    "KeyAlg",
+    "KeyPurpose",
+    "KeyRecord",
+    "KeyStatus",
+    "NotFoundError",
+    "ProjectRecord",
+    "ProjectSettings",
+    "RevocationKind",
+    "RevocationRecord",
+    "RoleRecord",
+    "RoomRecord",
+    "SqlStore",
+    "Store",
+    "StoreError",
+    "StoreURL",
+    "current_revision",
+    "head_revision",
+    "open_store",
+    "parse_store_url",
+    "to_async_url",
+    "upgrade",
+]

@@ -1,0 +1,79 @@
+"""What every SQL-backed resource shares: the engine, translated transactions, lifecycle."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from roomkey.store._engine import WRITE_OPTION
+from roomkey.store._translate import translated
+from roomkey.store.errors import NotFoundError, StoreError
+from roomkey.store.schema import projects
+
+MAX_PAGE = 500
+
+
+def clamp_limit(limit: int) -> int:
+    """A page size between 1 and :data:`MAX_PAGE`."""
+    return max(1, min(limit, MAX_PAGE))
+
+
+class SqlBase:
+    """Holds the engine; every query runs inside :meth:`_read` or :meth:`_write`."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._closed = False
+
+    @property
+    def dialect(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return self._engine.dialect.name
+
+    async def ping(self) -> None:
+        """Run a trivial query, for health checks.
+
+        Raises:
+            StoreError: the database cannot be reached.
+        """
+        async with self._read("ping the database") as conn:
+            await conn.execute(select(1))
+
+    async def close(self) -> None:
+        """Close every pooled connection. Later calls raise :class:`StoreError`."""
+        self._closed = True
+        with translated("close the database"):
+            await self._engine.dispose()
+
+    @asynccontextmanager
+    async def _read(self, action: str) -> AsyncIterator[AsyncConnection]:
+        self._check_open(action)
+        with translated(action):
+            async with self._engine.connect() as conn:
+                yield conn
+
+    @asynccontextmanager
+    async def _write(self, action: str) -> AsyncIterator[AsyncConnection]:
+        """One transaction, committed when the block exits cleanly, rolled back otherwise."""
+        self._check_open(action)
+        with translated(action):
+            async with self._engine.connect() as conn:
+                await conn.execution_options(**{WRITE_OPTION: True})
+                async with conn.begin():
+                    yield conn
+
+    def _check_open(self, action: str) -> None:
+        if self._closed:
+            raise StoreError(f"{action} failed: the store is closed")
+
+    async def _one(self, conn: AsyncConnection, query: Select[Any]) -> Any:
+        return (await conn.execute(query)).first()
+
+    async def _require_project(self, conn: AsyncConnection, project_id: str) -> None:
+        found = await self._one(conn, select(projects.c.id).where(projects.c.id == project_id))
+        if found is None:
+            raise NotFoundError("no such project", project_id=project_id)

@@ -1,0 +1,136 @@
+"""Revocations and the audit log of issued tokens."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, delete, func, insert, select, update
+
+from roomkey.store._base import SqlBase, clamp_limit
+from roomkey.store._codec import decode_cursor, encode_cursor, from_row, to_row
+from roomkey.store.errors import NotFoundError
+from roomkey.store.records import AuditRecord, RevocationRecord
+from roomkey.store.schema import audit, revocations
+
+
+class RevocationsAndAudit(SqlBase):
+    """Revocation and audit operations of :class:`~roomkey.store.protocol.Store`."""
+
+    async def add_revocation(self, revocation: RevocationRecord) -> RevocationRecord:
+        """Insert a revocation. Raises NotFoundError (no project), ConflictError (id taken)."""
+        async with self._write("add revocation") as conn:
+            await self._require_project(conn, revocation.project_id)
+            await conn.execute(insert(revocations).values(**to_row(revocation)))
+        return revocation
+
+    async def lift_revocation(
+        self, project_id: str, revocation_id: str, *, now: int
+    ) -> RevocationRecord:
+        """Lift a revocation (idempotent: a lifted one keeps its first ``lifted_at``).
+
+        Raises:
+            NotFoundError: no revocation with this id in the project.
+            StoreError: any other database failure.
+        """
+        where = (revocations.c.project_id == project_id, revocations.c.id == revocation_id)
+        async with self._write("lift revocation") as conn:
+            await conn.execute(
+                update(revocations)
+                .where(*where, revocations.c.lifted_at.is_(None))
+                .values(lifted_at=now)
+            )
+            row = await self._one(conn, select(revocations).where(*where))
+        if row is None:
+            raise NotFoundError("no such revocation", revocation_id=revocation_id)
+        return from_row(RevocationRecord, row)
+
+    async def list_revocations(
+        self, project_id: str, *, include_lifted: bool = False
+    ) -> list[RevocationRecord]:
+        """A project's revocations, oldest first. Raises StoreError on failure."""
+        query = select(revocations).where(revocations.c.project_id == project_id)
+        if not include_lifted:
+            query = query.where(revocations.c.lifted_at.is_(None))
+        return await self._revocations(query)
+
+    async def list_active_revocations(self, now: int) -> list[RevocationRecord]:
+        """Unlifted revocations of every project that can still match a valid token at ``now``.
+
+        Raises:
+            StoreError: on failure.
+        """
+        query = select(revocations).where(
+            revocations.c.lifted_at.is_(None), revocations.c.expires_at > now
+        )
+        return await self._revocations(query)
+
+    async def purge_revocations(self, now: int) -> int:
+        """Delete revocations past their ``expires_at``; returns how many. Raises StoreError."""
+        async with self._write("purge revocations") as conn:
+            result = await conn.execute(delete(revocations).where(revocations.c.expires_at <= now))
+        return int(result.rowcount)
+
+    async def insert_audit_many(self, rows: Sequence[AuditRecord]) -> None:
+        """Insert audit rows in one transaction with one executemany (all or none).
+
+        Raises:
+            ConflictError: a jti is already recorded (or repeated in ``rows``); nothing is written.
+            StoreError: any other database failure.
+        """
+        if not rows:
+            return
+        async with self._write("record issued tokens") as conn:
+            await conn.execute(insert(audit), [to_row(row) for row in rows])
+
+    async def list_audit(
+        self,
+        project_id: str,
+        *,
+        limit: int = 50,
+        cursor: str | None = None,
+        room: str | None = None,
+        identity: str | None = None,
+    ) -> tuple[list[AuditRecord], str | None]:
+        """A page of a project's audit rows, newest first, and the next page's cursor (or None).
+
+        Raises:
+            InvalidCursorError: ``cursor`` was not returned by this method.
+            StoreError: any other database failure.
+        """
+        limit = clamp_limit(limit)
+        query = select(audit).where(*_audit_filters(project_id, room, identity))
+        if cursor is not None:
+            (last_id,) = decode_cursor(cursor, int)
+            query = query.where(audit.c.id < last_id)
+        query = query.order_by(audit.c.id.desc()).limit(limit + 1)
+        async with self._read("list audit") as conn:
+            page = [from_row(AuditRecord, row) for row in (await conn.execute(query)).all()]
+        if len(page) <= limit:
+            return page, None
+        return page[:limit], encode_cursor(int(page[limit - 1].id or 0))
+
+    async def count_audit(
+        self, project_id: str, *, room: str | None = None, identity: str | None = None
+    ) -> int:
+        """How many audit rows match. Raises StoreError on failure."""
+        query = select(func.count()).select_from(audit)
+        query = query.where(*_audit_filters(project_id, room, identity))
+        async with self._read("count audit") as conn:
+            return int((await conn.execute(query)).scalar_one())
+
+    async def _revocations(self, query: Any) -> list[RevocationRecord]:
+        query = query.order_by(revocations.c.created_at, revocations.c.id)
+        async with self._read("list revocations") as conn:
+            return [from_row(RevocationRecord, row) for row in (await conn.execute(query)).all()]
+
+
+def _audit_filters(
+    project_id: str, room: str | None, identity: str | None
+) -> list[ColumnElement[bool]]:
+    filters = [audit.c.project_id == project_id]
+    if room is not None:
+        filters.append(audit.c.room == room)
+    if identity is not None:
+        filters.append(audit.c.identity == identity)
+    return filters

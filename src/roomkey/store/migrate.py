@@ -1,0 +1,107 @@
+"""Schema migrations, run programmatically with Alembic (no alembic.ini needed at runtime).
+
+Concurrent upgrades are safe: PostgreSQL serialises them on an advisory lock, SQLite on its write
+lock (``BEGIN IMMEDIATE``), and each upgrade is one transaction, so a failed one leaves no trace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from roomkey.store._engine import WRITE_OPTION, check_schema_name, create_engine
+from roomkey.store._translate import translated
+from roomkey.store.url import parse_store_url
+
+SCRIPT_LOCATION = "roomkey.store:migrations"
+VERSION_TABLE = "roomkey_alembic_version"
+# arbitrary constant shared by every roomkey node: "roomkey" in ASCII
+_PG_MIGRATION_LOCK = 0x726F6F6D6B6579
+
+
+def alembic_config() -> Config:
+    """An Alembic config pointing at the packaged migrations."""
+    config = Config()
+    config.set_main_option("script_location", SCRIPT_LOCATION)
+    return config
+
+
+def head_revision() -> str:
+    """The newest revision shipped with this version of roomkey."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None, "the packaged migrations have no head"
+    return head
+
+
+async def upgrade_engine(engine: AsyncEngine, *, schema: str | None = None) -> None:
+    """Bring the database behind ``engine`` to the head revision (a no-op when it is there).
+
+    Raises:
+        StoreError: the database cannot be reached or a migration fails.
+    """
+    with translated("migrate the database"):
+        async with engine.connect() as conn:
+            await conn.execution_options(**{WRITE_OPTION: True})
+            async with conn.begin():
+                await _lock_postgres(conn, schema)
+                await conn.run_sync(_upgrade_to_head)
+
+
+async def current_revision(engine: AsyncEngine) -> str | None:
+    """The revision the database is at, or ``None`` before the first migration.
+
+    Raises:
+        StoreError: the database cannot be reached.
+    """
+    with translated("read the schema revision"):
+        async with engine.connect() as conn:
+            return await conn.run_sync(_read_revision)
+
+
+def upgrade(url: str, *, schema: str | None = None) -> str:
+    """Migrate the database at ``url`` to head, for ``roomkey db upgrade``; returns the revision.
+
+    Raises:
+        ConfigurationError: the URL or schema name is not usable.
+        StoreError: the database cannot be reached or a migration fails.
+    """
+    return asyncio.run(_upgrade_url(url, schema))
+
+
+async def _upgrade_url(url: str, schema: str | None) -> str:
+    engine = create_engine(parse_store_url(url), schema=schema)
+    try:
+        await upgrade_engine(engine, schema=schema)
+        revision = await current_revision(engine)
+    finally:
+        await engine.dispose()
+    return revision or ""
+
+
+async def _lock_postgres(conn: AsyncConnection, schema: str | None) -> None:
+    if conn.dialect.name != "postgresql":
+        return
+    await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
+    if schema is not None:
+        await conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {check_schema_name(schema)}"))
+
+
+def _upgrade_to_head(connection: Connection) -> None:
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
+def _read_revision(connection: Connection) -> str | None:
+    context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+    return context.get_current_revision()
+
+
+__all__ = ["alembic_config", "current_revision", "head_revision", "upgrade", "upgrade_engine"]

@@ -1,0 +1,1 @@
+"""Alembic migrations for the roomkey store, run by :mod:`roomkey.store.migrate`."""

@@ -1,0 +1,152 @@
+"""Rows as frozen dataclasses: what the store takes in and hands back.
+
+Times are integer epoch seconds throughout. Callers build complete records (ids, timestamps) and
+pass them in, so the store never reads a clock or invents an id, except the audit row's serial id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Literal
+
+KeyAlg = Literal["HS256", "EdDSA", "ES256", "RS256"]
+KeyPurpose = Literal["api", "signing"]
+KeyStatus = Literal["active", "disabled"]
+RevocationKind = Literal["jti", "identity", "room", "key", "issued_before"]
+
+JSONObject = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectSettings:
+    """Per-project policy, stored as one JSON document (unknown keys are ignored on read)."""
+
+    # TTL given to a token whose request names none
+    default_ttl_s: int = 900
+    # the longest TTL a request may ask for
+    max_ttl_s: int = 86400
+    # whether a token for an unknown room creates it instead of failing
+    auto_create_rooms: bool = True
+    # whether the unauthenticated sandbox token route is served
+    sandbox_enabled: bool = False
+    # token issuances per minute per caller; None means no limit
+    rate_limit_per_min: int | None = None
+
+    def to_json(self) -> JSONObject:
+        """The settings as a JSON-safe dict."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: JSONObject | None) -> ProjectSettings:
+        """Settings from stored JSON; missing keys take defaults so old rows stay readable."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in (data or {}).items() if k in known})
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectRecord:
+    """A tenant: owns keys, rooms, roles, revocations and audit rows."""
+
+    id: str
+    name: str
+    created_at: int
+    settings: ProjectSettings = field(default_factory=ProjectSettings)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
+    """An API key (HMAC, ``purpose='api'``; the kid is the API key string) or a signing key."""
+
+    kid: str
+    project_id: str
+    alg: KeyAlg
+    purpose: KeyPurpose
+    # HMAC secret or private key PEM, sealed by the caller with SecretBox (AD = kid)
+    secret_ciphertext: bytes = field(repr=False)
+    created_at: int
+    public_jwk: JSONObject | None = None
+    status: KeyStatus = "active"
+    # end of a rotation overlap; None means no expiry
+    expires_at: int | None = None
+    disabled_at: int | None = None
+    description: str = ""
+    rotated_from: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RoomRecord:
+    """A room. ``id`` looks like ``abcd-efgh-ijkl``; ``custom_id`` is unique within a project."""
+
+    id: str
+    project_id: str
+    created_at: int
+    custom_id: str | None = None
+    metadata: JSONObject = field(default_factory=dict)
+    max_participants: int | None = None
+    locked: bool = False
+    active: bool = True
+    deactivated_at: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RoleRecord:
+    """A project's custom role: a name (at most 20 characters) and its permission overrides."""
+
+    project_id: str
+    name: str
+    permissions: JSONObject
+    created_at: int
+    updated_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class RevocationRecord:
+    """A revocation; ``kind`` says which of jti/identity/room/kid/issued_before it matches on."""
+
+    id: str
+    project_id: str
+    kind: RevocationKind
+    created_at: int
+    # when no token it covers can still be valid; the entry may be purged after this
+    expires_at: int
+    jti: str | None = None
+    identity: str | None = None
+    room: str | None = None
+    kid: str | None = None
+    issued_before: int | None = None
+    lifted_at: int | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """One issued token. ``id`` is assigned by the database (``None`` before insertion)."""
+
+    project_id: str
+    jti: str
+    kid: str
+    dialect: str
+    endpoint: str
+    issued_at: int
+    expires_at: int
+    room: str | None = None
+    identity: str | None = None
+    role: str | None = None
+    caller: str | None = None
+    id: int | None = None
+
+
+__all__ = [
+    "AuditRecord",
+    "JSONObject",
+    "KeyAlg",
+    "KeyPurpose",
+    "KeyRecord",
+    "KeyStatus",
+    "ProjectRecord",
+    "ProjectSettings",
+    "RevocationKind",
+    "RevocationRecord",
+    "RoleRecord",
+    "RoomRecord",
+]

@@ -151,20 +151,25 @@ def _read_private_file(path: Path) -> str:
         fd = os.open(path, os.O_RDONLY)
     except OSError as exc:
         raise ConfigurationError("cannot open the master key file", path=str(path)) from exc
-    with os.fdopen(fd, "r", encoding="ascii") as handle:
-        mode = os.fstat(handle.fileno()).st_mode
-        if not stat.S_ISREG(mode):
-            raise ConfigurationError("the master key file is not a regular file", path=str(path))
-        if mode & 0o077:
-            raise ConfigurationError(
-                "the master key file is accessible by group or others; run chmod 600 on it",
-                path=str(path),
-                mode=oct(stat.S_IMODE(mode)),
-            )
-        try:
+    try:
+        _check_private(path, os.fstat(fd).st_mode)
+        with os.fdopen(os.dup(fd), "r", encoding="ascii") as handle:
             return handle.read()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigurationError("cannot read the master key file", path=str(path)) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigurationError("cannot read the master key file", path=str(path)) from exc
+    finally:
+        os.close(fd)
+
+
+def _check_private(path: Path, mode: int) -> None:
+    if not stat.S_ISREG(mode):
+        raise ConfigurationError("the master key file is not a regular file", path=str(path))
+    if mode & 0o077:
+        raise ConfigurationError(
+            "the master key file is accessible by group or others; run chmod 600 on it",
+            path=str(path),
+            mode=oct(stat.S_IMODE(mode)),
+        )
 
 
 __all__ = ["MASTER_KEY_BYTES", "MASTER_KEY_ENV", "SecretBox"]

@@ -1,0 +1,58 @@
+"""The ASGI app factory: routers, error shape, middleware, and the service's lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from roomkey import __version__
+from roomkey.api.errors import install_error_handlers
+from roomkey.api.metrics import Metrics
+from roomkey.api.middleware import BodyLimit, Observe
+from roomkey.api.ratelimit import RateLimiter
+from roomkey.api.responses import FastJSONResponse
+from roomkey.api.routers import health, keys, project, revocations, roles, rooms, tokens
+from roomkey.service import RoomkeyService, ServerSettings, load_settings
+
+DESCRIPTION = """Access tokens and admission for real-time audio/video rooms.
+
+Management and token-issuing calls take a server-scope token:
+`Authorization: Bearer <jwt>` or the raw `Authorization: <jwt>`. Errors always have the shape
+`{"error": code, "message": ..., "details": ...}`."""
+
+
+def create_app(
+    settings: ServerSettings | None = None, *, service: RoomkeyService | None = None
+) -> FastAPI:
+    """A roomkey app. Without ``service``, the lifespan opens one from ``settings``."""
+    settings = settings or (service.ctx.settings if service else load_settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = service is None
+        app.state.service = service or await RoomkeyService.open(settings)
+        try:
+            yield
+        finally:
+            if owned:
+                await app.state.service.close()
+
+    app = FastAPI(
+        title="roomkey",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        default_response_class=FastJSONResponse,
+    )
+    app.state.metrics = Metrics()
+    app.state.limiter = RateLimiter()
+    if service is not None:
+        app.state.service = service
+    install_error_handlers(app)
+    for module in (tokens, keys, rooms, roles, revocations, project, health):
+        app.include_router(module.router)
+    app.add_middleware(Observe, metrics=app.state.metrics)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    return app

@@ -1,0 +1,51 @@
+"""Dependencies shared by the routers: the service, the authenticated caller, rate limits."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from roomkey.api.ratelimit import RateLimiter
+from roomkey.service import Caller, RoomkeyService
+
+
+def get_service(request: Request) -> RoomkeyService:
+    """The node's service container (opened by the app's lifespan)."""
+    service: RoomkeyService = request.app.state.service
+    return service
+
+
+def get_limiter(request: Request) -> RateLimiter:
+    """The node's rate limiter."""
+    limiter: RateLimiter = request.app.state.limiter
+    return limiter
+
+
+ServiceDep = Annotated[RoomkeyService, Depends(get_service)]
+LimiterDep = Annotated[RateLimiter, Depends(get_limiter)]
+
+
+def get_caller(
+    service: ServiceDep,
+    authorization: Annotated[
+        str | None,
+        Header(description="`Bearer <server token>` or the raw token (VideoSDK style)."),
+    ] = None,
+) -> Caller:
+    """The authenticated caller (401 without a valid server token, 403 for a room token)."""
+    return service.authenticate(authorization)
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+def issuing_caller(caller: CallerDep, service: ServiceDep, limiter: LimiterDep) -> Caller:
+    """A caller allowed to issue one more token now (429 with Retry-After otherwise)."""
+    project = service.ctx.project(caller.project_id)
+    per_min = project.record.settings.rate_limit_per_min or service.ctx.settings.rate_limit_per_min
+    limiter.hit(f"issue:{caller.kid}", per_min)
+    return caller
+
+
+IssuerDep = Annotated[Caller, Depends(issuing_caller)]

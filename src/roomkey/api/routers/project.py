@@ -1,0 +1,84 @@
+"""The caller's project: settings and the audit log."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from roomkey.api.body import body_doc, json_body
+from roomkey.api.deps import CallerDep, ServiceDep
+from roomkey.api.schemas import AuditPage, AuditPublic, ProjectPublic, ProjectSettingsUpdate
+from roomkey.errors import ConfigurationError
+from roomkey.store import ProjectRecord
+
+router = APIRouter(prefix="/v1", tags=["project"])
+
+
+def project_public(record: ProjectRecord) -> ProjectPublic:
+    """A project as the API shows it."""
+    return ProjectPublic(
+        id=record.id,
+        name=record.name,
+        created_at=record.created_at,
+        settings=record.settings.to_json(),
+    )
+
+
+@router.get("/project", response_model=ProjectPublic, operation_id="get_project")
+async def get_project(caller: CallerDep, service: ServiceDep) -> ProjectPublic:
+    """The caller's project and its settings."""
+    return project_public(service.ctx.project(caller.project_id).record)
+
+
+@router.patch(
+    "/project",
+    response_model=ProjectPublic,
+    operation_id="update_project",
+    openapi_extra=body_doc(ProjectSettingsUpdate),
+)
+async def update_project(
+    body: Annotated[ProjectSettingsUpdate, Depends(json_body(ProjectSettingsUpdate))],
+    caller: CallerDep,
+    service: ServiceDep,
+) -> ProjectPublic:
+    """Change project policy (TTLs, auto-created rooms, sandbox, rate limit)."""
+    state = service.ctx.project(caller.project_id)
+    changes = body.model_dump(exclude_none=True)
+    settings = dataclasses.replace(state.record.settings, **changes)
+    if settings.default_ttl_s > settings.max_ttl_s:
+        raise ConfigurationError("default_ttl_s cannot exceed max_ttl_s", field="default_ttl_s")
+    state.record = await service.ctx.store.update_project_settings(caller.project_id, settings)
+    return project_public(state.record)
+
+
+@router.get("/audit", response_model=AuditPage, operation_id="list_audit")
+async def list_audit(
+    caller: CallerDep,
+    service: ServiceDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    room: Annotated[str | None, Query(max_length=256)] = None,
+    identity: Annotated[str | None, Query(max_length=256)] = None,
+) -> AuditPage:
+    """Issued tokens, newest first."""
+    rows, next_cursor = await service.ctx.store.list_audit(
+        caller.project_id, limit=limit, cursor=cursor, room=room, identity=identity
+    )
+    data = [
+        AuditPublic(
+            jti=r.jti,
+            kid=r.kid,
+            dialect=r.dialect,
+            endpoint=r.endpoint,
+            issued_at=r.issued_at,
+            expires_at=r.expires_at,
+            room=r.room,
+            identity=r.identity,
+            role=r.role,
+            caller=r.caller,
+        )
+        for r in rows
+    ]
+    return AuditPage(data=data, next_cursor=next_cursor)

@@ -1,0 +1,64 @@
+"""Custom roles of the caller's project."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
+
+from roomkey.api.body import body_doc, json_body
+from roomkey.api.deps import CallerDep, ServiceDep
+from roomkey.api.schemas import RolePublic, RolePut
+from roomkey.service.roles import role_from_record
+from roomkey.store import RoleRecord
+
+router = APIRouter(prefix="/v1/roles", tags=["roles"])
+
+
+def role_public(record: RoleRecord) -> RolePublic:
+    """A role with its effective grant."""
+    return RolePublic(
+        name=record.name,
+        permissions=record.permissions,
+        grant=role_from_record(record).grant.to_dict(),
+        created_at=record.created_at,
+        updated_at=record.updated_at,
+    )
+
+
+@router.put(
+    "/{name}", response_model=RolePublic, operation_id="put_role", openapi_extra=body_doc(RolePut)
+)
+async def put_role(
+    name: str,
+    body: Annotated[RolePut, Depends(json_body(RolePut))],
+    caller: CallerDep,
+    service: ServiceDep,
+) -> RolePublic:
+    """Create or replace a custom role (at most 20 characters; unnamed permissions denied)."""
+    return role_public(await service.roles.put(caller.project_id, name, body.permissions))
+
+
+@router.get("", response_model=list[RolePublic], operation_id="list_roles")
+async def list_roles(caller: CallerDep, service: ServiceDep) -> list[RolePublic]:
+    """Every custom role of the project."""
+    return [role_public(r) for r in await service.roles.list_roles(caller.project_id)]
+
+
+@router.get("/{name}", response_model=RolePublic, operation_id="get_role")
+async def get_role(name: str, caller: CallerDep, service: ServiceDep) -> RolePublic:
+    """One custom role."""
+    return role_public(await service.roles.get(caller.project_id, name))
+
+
+@router.delete(
+    "/{name}",
+    status_code=204,
+    response_class=Response,
+    operation_id="delete_role",
+    responses={204: {"description": "Deleted"}},
+)
+async def delete_role(name: str, caller: CallerDep, service: ServiceDep) -> Response:
+    """Delete a custom role."""
+    await service.roles.delete(caller.project_id, name)
+    return Response(status_code=204)

@@ -1,0 +1,254 @@
+"""Token endpoints: the native request, LiveKit's standard endpoint, the seed's template route,
+the development sandbox, and verification with reasons."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import PlainTextResponse
+
+from roomkey.api.body import body_doc, json_body
+from roomkey.api.deps import IssuerDep, LimiterDep, ServiceDep
+from roomkey.api.errors import ApiError
+from roomkey.api.responses import FastJSONResponse
+from roomkey.api.schemas import (
+    LiveKitTokenPublic,
+    LiveKitTokenRequest,
+    TemplateTokenRequest,
+    TokenCreate,
+    TokenPublic,
+    VerifyPublic,
+    VerifyRequest,
+)
+from roomkey.minting import MintedToken
+from roomkey.service import Caller, RoomkeyService, TokenRequest, VerifyOutcome
+from roomkey.service.auth import token_from_header
+from roomkey.service.ids import new_identity
+
+router = APIRouter(tags=["tokens"])
+log = logging.getLogger("roomkey.sandbox")
+
+
+def _count(request: Request, minted: MintedToken, endpoint: str) -> None:
+    request.app.state.metrics.tokens_issued.labels(endpoint, minted.dialect).inc()
+
+
+@router.post(
+    "/v1/tokens",
+    response_model=TokenPublic,
+    status_code=201,
+    operation_id="create_token",
+    openapi_extra=body_doc(TokenCreate),
+)
+async def create_token(
+    body: Annotated[TokenCreate, Depends(json_body(TokenCreate))],
+    caller: IssuerDep,
+    service: ServiceDep,
+    request: Request,
+) -> TokenPublic:
+    """Mint a token with every option of the core (dialect, role, permissions, TTL...)."""
+    minted = await service.tokens.issue(
+        caller,
+        TokenRequest(
+            identity=body.identity,
+            room=body.room,
+            dialect=body.dialect,
+            role=body.role,
+            permissions=body.permissions,
+            name=body.name,
+            metadata=body.metadata,
+            attributes=body.attributes,
+            ttl_s=body.ttl_s,
+            kind=body.kind,
+            room_config=body.room_config,
+        ),
+        "/v1/tokens",
+    )
+    _count(request, minted, "/v1/tokens")
+    return TokenPublic(
+        token=minted.token,
+        jti=minted.claims.jti or "",
+        expires_at=minted.claims.expires_at or 0,
+        dialect=body.dialect,
+    )
+
+
+async def _livekit_token(
+    service: RoomkeyService,
+    caller: Caller,
+    body: Annotated[LiveKitTokenRequest, Depends(json_body(LiveKitTokenRequest))],
+    endpoint: str,
+    ttl_s: int | None = None,
+) -> dict[str, str]:
+    minted = await service.tokens.issue(
+        caller,
+        TokenRequest(
+            identity=body.participant_identity or new_identity(),
+            room=body.room_name or f"room-{new_identity()[5:]}",
+            dialect="livekit",
+            name=body.participant_name,
+            metadata=body.participant_metadata,
+            attributes=body.participant_attributes,
+            room_config=body.room_config,
+            ttl_s=ttl_s,
+        ),
+        endpoint,
+    )
+    return {"server_url": service.ctx.settings.public_url, "participant_token": minted.token}
+
+
+@router.post(
+    "/token",
+    response_model=LiveKitTokenPublic,
+    status_code=201,
+    operation_id="livekit_token",
+    openapi_extra=body_doc(LiveKitTokenRequest),
+)
+async def livekit_token(
+    body: Annotated[LiveKitTokenRequest, Depends(json_body(LiveKitTokenRequest))],
+    caller: IssuerDep,
+    service: ServiceDep,
+    request: Request,
+) -> FastJSONResponse:
+    """LiveKit's standard token endpoint: ``201 {server_url, participant_token}``."""
+    out = await _livekit_token(service, caller, body, "/token")
+    request.app.state.metrics.tokens_issued.labels("/token", "livekit").inc()
+    return FastJSONResponse(out, status_code=201)
+
+
+@router.post(
+    "/createToken",
+    response_class=PlainTextResponse,
+    status_code=200,
+    operation_id="template_token",
+    responses={
+        200: {
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+            "description": "The token as text.",
+        }
+    },
+    openapi_extra=body_doc(TemplateTokenRequest),
+)
+async def template_token(
+    body: Annotated[TemplateTokenRequest, Depends(json_body(TemplateTokenRequest))],
+    caller: IssuerDep,
+    service: ServiceDep,
+    request: Request,
+) -> PlainTextResponse:
+    """The seed template's route: ``{roomName, participantName}`` → the token as text."""
+    minted = await service.tokens.issue(
+        caller,
+        TokenRequest(
+            identity=body.participantName or new_identity(),
+            room=body.roomName or "demo-room",
+            dialect="livekit",
+            permissions={"can_update_metadata": True},
+        ),
+        "/createToken",
+    )
+    _count(request, minted, "/createToken")
+    return PlainTextResponse(minted.token)
+
+
+@router.post(
+    "/api/v2/sandbox/connection-details",
+    response_model=LiveKitTokenPublic,
+    status_code=201,
+    operation_id="sandbox_token",
+    openapi_extra=body_doc(LiveKitTokenRequest),
+)
+async def sandbox_token(
+    body: Annotated[LiveKitTokenRequest, Depends(json_body(LiveKitTokenRequest))],
+    service: ServiceDep,
+    limiter: LimiterDep,
+    request: Request,
+    x_sandbox_id: Annotated[str | None, Header(description="The project's sandbox id.")] = None,
+) -> FastJSONResponse:
+    """Development sandbox (off by default, per project): no server token, TTL capped."""
+    project = service.ctx.state.projects.get(x_sandbox_id or "")
+    if project is None or not project.record.settings.sandbox_enabled:
+        raise ApiError("not_found", "no sandbox is enabled under that X-Sandbox-ID", 404)
+    client = request.client.host if request.client else "unknown"
+    limiter.hit(
+        f"sandbox:{project.record.id}:{client}", service.ctx.settings.sandbox_rate_limit_per_min
+    )
+    kid = _sandbox_key(service, project.record.id)
+    caller = Caller(project.record.id, kid, "sandbox")
+    log.warning(
+        "SANDBOX token issued for project %s (development only; no caller auth)", project.record.id
+    )
+    ttl = min(service.ctx.settings.sandbox_max_ttl_s, project.record.settings.default_ttl_s)
+    out = await _livekit_token(service, caller, body, "/api/v2/sandbox", ttl_s=ttl)
+    return FastJSONResponse(out, status_code=201)
+
+
+def _sandbox_key(service: RoomkeyService, project_id: str) -> str:
+    for record in service.ctx.state.keys.values():
+        if record.project_id == project_id and record.purpose == "api":
+            return record.kid
+    raise ApiError("not_found", "the sandbox project has no active API key", 404)
+
+
+def _outcome_body(outcome: VerifyOutcome) -> dict[str, Any]:
+    if outcome.valid and outcome.verified is not None:
+        v = outcome.verified
+        return {
+            "valid": True,
+            "code": None,
+            "message": "the token is valid",
+            "dialect": v.dialect,
+            "kid": v.kid,
+            "claims": v.claims.to_dict(),
+            "grant": v.grant.to_dict(),
+            "details": {"unknown_keys": list(v.unknown_keys)},
+        }
+    assert outcome.error is not None
+    return {
+        "valid": False,
+        "code": outcome.error.code,
+        "message": outcome.error.message,
+        "details": outcome.error.details,
+    }
+
+
+@router.post(
+    "/v1/tokens/verify",
+    response_model=VerifyPublic,
+    operation_id="verify_token",
+    openapi_extra=body_doc(VerifyRequest),
+)
+async def verify_token(
+    body: Annotated[VerifyRequest, Depends(json_body(VerifyRequest))],
+    service: ServiceDep,
+    limiter: LimiterDep,
+    request: Request,
+) -> FastJSONResponse:
+    """Valid or not, the normalised grant, and a precise reason (never a database query)."""
+    outcome = service.tokens.verify(
+        body.token, room=body.room, identity=body.identity, scope=body.scope
+    )
+    code = "valid" if outcome.valid else (outcome.error.code if outcome.error else "invalid")
+    request.app.state.metrics.verifications.labels(code).inc()
+    return FastJSONResponse(_outcome_body(outcome))
+
+
+@router.get(
+    "/rtc/validate",
+    response_model=VerifyPublic,
+    operation_id="rtc_validate",
+    responses={401: {"model": VerifyPublic, "description": "Invalid token"}},
+)
+async def rtc_validate(
+    service: ServiceDep,
+    request: Request,
+    access_token: Annotated[str | None, Query(max_length=65536)] = None,
+    authorization: Annotated[str | None, Header()] = None,
+) -> FastJSONResponse:
+    """LiveKit-style validation: the participant's token as ``access_token`` or a header."""
+    token = access_token or token_from_header(authorization)
+    outcome = service.tokens.verify(token)
+    code = "valid" if outcome.valid else (outcome.error.code if outcome.error else "invalid")
+    request.app.state.metrics.verifications.labels(code).inc()
+    return FastJSONResponse(_outcome_body(outcome), status_code=200 if outcome.valid else 401)

@@ -1,0 +1,265 @@
+"""Request and response bodies: ``XCreate`` / ``XUpdate`` / ``XPublic`` per resource.
+
+Requests forbid unknown fields (a misspelt field is an error, never silently ignored).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Dialect = Literal["native", "livekit", "videosdk", "huddle01"]
+
+
+class Strict(BaseModel):
+    """Base for request bodies: unknown fields are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorPublic(BaseModel):
+    """The one error shape."""
+
+    error: str
+    message: str
+    details: dict[str, Any] = {}
+
+
+# ---- tokens -----------------------------------------------------------------------------
+
+
+class TokenCreate(Strict):
+    """A token request with every option of the core."""
+
+    identity: str | None = Field(None, max_length=256, description="Participant identity.")
+    room: str | None = Field(None, max_length=256, description="Room id or custom id.")
+    dialect: Dialect = "native"
+    role: str | None = Field(None, max_length=20, description="Preset or custom role.")
+    permissions: dict[str, Any] | None = Field(None, description="Overrides merged over the role.")
+    name: str | None = Field(None, max_length=256)
+    metadata: Any = Field(None, description="Any JSON, at most 5 KiB serialised.")
+    attributes: dict[str, str] | None = None
+    ttl_s: int | None = Field(None, ge=1, description="Lifetime; default the project's.")
+    kind: str | None = Field(None, max_length=32, description="LiveKit participant kind.")
+    room_config: dict[str, Any] | None = Field(None, description="LiveKit room configuration.")
+
+
+class TokenPublic(BaseModel):
+    """An issued token."""
+
+    token: str
+    jti: str
+    expires_at: int
+    dialect: Dialect
+
+
+class LiveKitTokenRequest(Strict):
+    """LiveKit's standard token-endpoint request (all optional; missing ones are generated)."""
+
+    room_name: str | None = Field(None, max_length=256)
+    participant_identity: str | None = Field(None, max_length=256)
+    participant_name: str | None = Field(None, max_length=256)
+    participant_metadata: str | None = Field(None, max_length=5120)
+    participant_attributes: dict[str, str] | None = None
+    room_config: dict[str, Any] | None = None
+
+
+class LiveKitTokenPublic(BaseModel):
+    """LiveKit's standard token-endpoint response."""
+
+    server_url: str
+    participant_token: str
+
+
+class TemplateTokenRequest(Strict):
+    """The seed template's request body."""
+
+    roomName: str | None = Field(None, max_length=256)
+    participantName: str | None = Field(None, max_length=256)
+
+
+class VerifyRequest(Strict):
+    """A token to check, optionally bound to a room and an identity."""
+
+    token: str = Field(..., max_length=65536)
+    room: str | None = Field(None, max_length=256)
+    identity: str | None = Field(None, max_length=256)
+    scope: Literal["room", "api"] = "room"
+
+
+class VerifyPublic(BaseModel):
+    """Valid or not, the normalised grant, and a reason a developer can act on."""
+
+    valid: bool
+    code: str | None = None
+    message: str
+    dialect: str | None = None
+    kid: str | None = None
+    claims: dict[str, Any] | None = None
+    grant: dict[str, Any] | None = None
+    details: dict[str, Any] = {}
+
+
+# ---- keys -------------------------------------------------------------------------------
+
+
+class KeyCreate(Strict):
+    """A new API key (HMAC) or signing key."""
+
+    description: str = Field("", max_length=200)
+    purpose: Literal["api", "signing"] = "api"
+    alg: Literal["EdDSA", "ES256", "RS256"] = Field("EdDSA", description="Signing keys only.")
+
+
+class KeyRotate(Strict):
+    """How long the old key keeps verifying."""
+
+    overlap_s: int = Field(3600, ge=0, le=30 * 24 * 3600)
+
+
+class KeyPublic(BaseModel):
+    """A key without its secret."""
+
+    kid: str
+    purpose: str
+    alg: str
+    status: str
+    created_at: int
+    expires_at: int | None = None
+    disabled_at: int | None = None
+    description: str = ""
+    rotated_from: str | None = None
+    public_jwk: dict[str, Any] | None = None
+
+
+class KeyCreated(KeyPublic):
+    """A new key; ``api_secret`` is shown here once and never again."""
+
+    api_key: str | None = None
+    api_secret: str | None = None
+
+
+# ---- rooms ------------------------------------------------------------------------------
+
+
+class RoomCreate(Strict):
+    """A new room; ``customRoomId`` makes creation idempotent."""
+
+    customRoomId: str | None = Field(None, min_length=1, max_length=256)
+    metadata: dict[str, Any] | None = None
+    max_participants: int | None = Field(None, ge=1, le=100_000)
+    locked: bool = False
+
+
+class RoomPublic(BaseModel):
+    """A room."""
+
+    roomId: str
+    customRoomId: str | None = None
+    metadata: dict[str, Any] = {}
+    max_participants: int | None = None
+    locked: bool = False
+    active: bool = True
+    created_at: int
+    deactivated_at: int | None = None
+
+
+class RoomPage(BaseModel):
+    """A page of rooms."""
+
+    data: list[RoomPublic]
+    next_cursor: str | None = None
+
+
+# ---- roles ------------------------------------------------------------------------------
+
+
+class RolePut(Strict):
+    """A custom role's permissions (fields not named are denied)."""
+
+    permissions: dict[str, Any]
+
+
+class RolePublic(BaseModel):
+    """A custom role."""
+
+    name: str
+    permissions: dict[str, Any]
+    grant: dict[str, Any]
+    created_at: int
+    updated_at: int
+
+
+# ---- revocations ------------------------------------------------------------------------
+
+
+class RevocationCreate(Strict):
+    """Exactly one target: jti, identity (optionally with room), room, kid or issued_before."""
+
+    jti: str | None = Field(None, max_length=256)
+    identity: str | None = Field(None, max_length=256)
+    room: str | None = Field(None, max_length=256)
+    kid: str | None = Field(None, max_length=256)
+    issued_before: int | None = Field(None, ge=0, le=2**40)
+    reason: str = Field("", max_length=200)
+
+
+class RevocationPublic(BaseModel):
+    """A revocation rule."""
+
+    id: str
+    kind: str
+    created_at: int
+    expires_at: int
+    jti: str | None = None
+    identity: str | None = None
+    room: str | None = None
+    kid: str | None = None
+    issued_before: int | None = None
+    lifted_at: int | None = None
+    reason: str = ""
+
+
+# ---- audit and project ------------------------------------------------------------------
+
+
+class AuditPublic(BaseModel):
+    """One issued token."""
+
+    jti: str
+    kid: str
+    dialect: str
+    endpoint: str
+    issued_at: int
+    expires_at: int
+    room: str | None = None
+    identity: str | None = None
+    role: str | None = None
+    caller: str | None = None
+
+
+class AuditPage(BaseModel):
+    """A page of audit rows, newest first."""
+
+    data: list[AuditPublic]
+    next_cursor: str | None = None
+
+
+class ProjectSettingsUpdate(Strict):
+    """Project policy changes (fields not given are kept)."""
+
+    default_ttl_s: int | None = Field(None, ge=1, le=30 * 24 * 3600)
+    max_ttl_s: int | None = Field(None, ge=1, le=30 * 24 * 3600)
+    auto_create_rooms: bool | None = None
+    sandbox_enabled: bool | None = None
+    rate_limit_per_min: int | None = Field(None, ge=1, le=1_000_000)
+
+
+class ProjectPublic(BaseModel):
+    """The caller's project."""
+
+    id: str
+    name: str
+    created_at: int
+    settings: dict[str, Any]

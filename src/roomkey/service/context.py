@@ -1,0 +1,34 @@
+"""The pieces every service shares: store, in-memory state, secret box, settings, clock."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from roomkey.secretbox import SecretBox
+from roomkey.service.settings import ServerSettings
+from roomkey.service.state import ProjectState, ServerState
+from roomkey.store import NotFoundError, Store
+
+
+@dataclass
+class Context:
+    """Shared dependencies of the services (built once per node)."""
+
+    store: Store
+    box: SecretBox
+    settings: ServerSettings
+    state: ServerState = field(default_factory=ServerState)
+    clock: Callable[[], float] = time.time
+
+    def now(self) -> int:
+        """The current time in whole seconds."""
+        return int(self.clock())
+
+    def project(self, project_id: str) -> ProjectState:
+        """A project's in-memory state; raises NotFoundError."""
+        project = self.state.projects.get(project_id)
+        if project is None:
+            raise NotFoundError(f"project {project_id!r} does not exist", resource="project")
+        return project

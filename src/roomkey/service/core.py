@@ -1,0 +1,190 @@
+"""The service container: opens the store, loads memory, bootstraps, refreshes, closes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from roomkey.grants import Scope
+from roomkey.minting import TokenMinter
+from roomkey.secretbox import SecretBox
+from roomkey.service.audit import AuditWriter
+from roomkey.service.auth import Caller, authenticate
+from roomkey.service.context import Context
+from roomkey.service.ids import new_id
+from roomkey.service.keys import KeyService
+from roomkey.service.revocations import RevocationService
+from roomkey.service.roles import RoleService, role_from_record
+from roomkey.service.rooms import RoomService
+from roomkey.service.settings import DEV_API_KEY, DEV_API_SECRET, ServerSettings
+from roomkey.service.state import ProjectState, ServerState, to_rule
+from roomkey.service.tokens import TokenService
+from roomkey.store import ProjectRecord, Store, open_store
+
+log = logging.getLogger("roomkey.service")
+DEV_PROJECT = "dev"
+
+
+@dataclass(frozen=True, slots=True)
+class Bootstrap:
+    """What the first start created, to be shown once."""
+
+    project_id: str
+    api_key: str
+    api_secret: str
+    admin_token: str
+
+
+def open_secret_box(settings: ServerSettings) -> SecretBox:
+    """The master key from the setting, or the 0600 key file in the data directory."""
+    if settings.master_key is not None:
+        return SecretBox.from_b64(settings.master_key.get_secret_value())
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return SecretBox.from_file(settings.data_dir / "master.key")
+
+
+class RoomkeyService:
+    """Every use case of the server, over one store and one in-memory state."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.keys = KeyService(ctx)
+        self.rooms = RoomService(ctx)
+        self.roles = RoleService(ctx)
+        self.revocations = RevocationService(ctx)
+        self.audit = AuditWriter(ctx.store, ctx.settings.audit_batch_max)
+        self.tokens = TokenService(ctx, self.keys, self.rooms, self.audit)
+        self.bootstrap: Bootstrap | None = None
+        self._refresher: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def open(
+        cls,
+        settings: ServerSettings,
+        *,
+        store: Store | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> RoomkeyService:
+        """Open the store (migrating it), load memory, bootstrap a first project if empty."""
+        box = open_secret_box(settings)
+        if store is None:
+            if settings.database_url is None:
+                settings.data_dir.mkdir(parents=True, exist_ok=True)
+            store = await open_store(settings.resolved_database_url())
+        service = cls(Context(store=store, box=box, settings=settings, clock=clock))
+        await service.reload()
+        await service._bootstrap()
+        service.audit.start()
+        if settings.workers > 1 or not service.ctx.settings.resolved_database_url().startswith(
+            "sqlite"
+        ):
+            service._refresher = asyncio.get_running_loop().create_task(service._refresh_loop())
+        return service
+
+    async def close(self) -> None:
+        """Flush the audit log, stop refreshing, close the store."""
+        if self._refresher is not None:
+            self._refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._refresher
+        await self.audit.close()
+        await self.ctx.store.close()
+
+    # ---- loading -------------------------------------------------------------------------
+
+    async def reload(self) -> None:
+        """Rebuild the in-memory state from the store and swap it in."""
+        store, fresh = self.ctx.store, ServerState()
+        now = self.ctx.now()
+        for project in await store.list_projects():
+            fresh.projects[project.id] = ProjectState(project)
+            for role in await store.list_roles(project.id):
+                fresh.projects[project.id].roles[role.name] = role_from_record(role)
+        for room in await store.list_all_rooms():
+            if room.project_id in fresh.projects:
+                fresh.projects[room.project_id].put_room(room)
+        for rev in await store.list_active_revocations(now):
+            if rev.project_id in fresh.projects:
+                fresh.projects[rev.project_id].revocations.add(to_rule(rev))
+        self._swap(fresh)
+        for record in await store.list_all_active_keys(now=now):
+            self.keys.load(record)
+
+    def _swap(self, fresh: ServerState) -> None:
+        state = self.ctx.state
+        state.projects = fresh.projects
+        for kid in list(state.keys):
+            self.keys.unload(kid)
+
+    async def _refresh_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.ctx.settings.refresh_interval_s)
+            try:
+                await self.reload()
+            except Exception as exc:  # keep serving from memory; log and retry
+                log.warning("state refresh failed: %s", type(exc).__name__)
+
+    # ---- bootstrap -----------------------------------------------------------------------
+
+    async def _bootstrap(self) -> None:
+        if self.ctx.settings.dev:
+            await self._ensure_project(DEV_PROJECT, "development")
+            await self.keys.ensure_dev_key(DEV_PROJECT)
+            await self._ensure_signing_key(DEV_PROJECT)
+            self.bootstrap = Bootstrap(
+                DEV_PROJECT,
+                DEV_API_KEY,
+                DEV_API_SECRET,
+                self.admin_token(DEV_PROJECT, kid=DEV_API_KEY),
+            )
+            return
+        if self.ctx.state.projects:
+            return
+        project_id = new_id("prj")
+        await self._ensure_project(project_id, "default")
+        record, secret = await self.keys.create_api_key(project_id, "bootstrap key")
+        await self._ensure_signing_key(project_id)
+        self.bootstrap = Bootstrap(
+            project_id, record.kid, secret, self.admin_token(project_id, kid=record.kid)
+        )
+
+    async def _ensure_project(self, project_id: str, name: str) -> None:
+        if project_id in self.ctx.state.projects:
+            return
+        record = await self.ctx.store.create_project(
+            ProjectRecord(id=project_id, name=name, created_at=self.ctx.now())
+        )
+        self.ctx.state.projects[project_id] = ProjectState(record)
+
+    async def _ensure_signing_key(self, project_id: str) -> None:
+        has = any(
+            r.project_id == project_id and r.purpose == "signing"
+            for r in self.ctx.state.keys.values()
+        )
+        if not has:
+            await self.keys.create_signing_key(project_id, "EdDSA", "bootstrap signing key")
+
+    # ---- callers -------------------------------------------------------------------------
+
+    def authenticate(self, header: str | None) -> Caller:
+        """The caller behind an Authorization header; raises Authentication/ForbiddenError."""
+        return authenticate(self.tokens.verifier, header, self.ctx.state)
+
+    def admin_token(self, project_id: str, *, kid: str | None = None, ttl_s: int = 3600) -> str:
+        """A server-scope token for the project (the bootstrap admin credential)."""
+        if kid is None:
+            kid = next(
+                r.kid
+                for r in self.ctx.state.keys.values()
+                if r.project_id == project_id and r.purpose == "api"
+            )
+        key = self.ctx.state.keyring.get(kid)
+        assert key is not None, "the admin key is not loaded"
+        minter = TokenMinter(key, "native", max_ttl_s=max(ttl_s, 60), now=self.ctx.clock)
+        return minter.mint(
+            identity="admin", role="bot", permissions={"scope": [Scope.API]}, ttl=ttl_s
+        ).token

@@ -1,0 +1,108 @@
+"""Revocations: persisted before the call returns, enforced from memory at once."""
+
+from __future__ import annotations
+
+from roomkey.claims import check_text
+from roomkey.errors import InvalidClaimValueError
+from roomkey.service.context import Context
+from roomkey.service.ids import new_id
+from roomkey.service.state import to_rule
+from roomkey.store import RevocationKind, RevocationRecord
+
+KINDS = ("jti", "identity", "room", "key", "issued_before")
+
+
+class RevocationService:
+    """Revoke by jti, identity (optionally in a room), room, key, or issued-before; lift."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    async def revoke(
+        self,
+        project_id: str,
+        *,
+        jti: str | None = None,
+        identity: str | None = None,
+        room: str | None = None,
+        kid: str | None = None,
+        issued_before: int | None = None,
+        reason: str = "",
+    ) -> RevocationRecord:
+        """Persist one rule, then enforce it. Exactly one target must be named."""
+        project = self.ctx.project(project_id)
+        kind = _kind(jti, identity, room, kid, issued_before)
+        now = self.ctx.now()
+        # After this no token the rule covers can still be valid (tokens live at most max_ttl).
+        horizon = max(now, issued_before or 0) + project.record.settings.max_ttl_s
+        record = RevocationRecord(
+            id=new_id("rev"),
+            project_id=project_id,
+            kind=kind,
+            created_at=now,
+            expires_at=horizon + self.ctx.settings.leeway_s,
+            jti=check_text(jti, "jti"),
+            identity=check_text(identity, "identity"),
+            room=check_text(room, "room"),
+            kid=check_text(kid, "kid"),
+            issued_before=issued_before,
+            reason=(reason or "")[:200],
+        )
+        stored = await self.ctx.store.add_revocation(record)
+        project.revocations.add(to_rule(stored))
+        return stored
+
+    async def lift(self, project_id: str, revocation_id: str) -> RevocationRecord:
+        """Lift a rule: tokens it covered are accepted again (if otherwise valid)."""
+        project = self.ctx.project(project_id)
+        record = await self.ctx.store.lift_revocation(project_id, revocation_id, now=self.ctx.now())
+        project.revocations.lift(to_rule(record))
+        return record
+
+    async def list_revocations(
+        self, project_id: str, include_lifted: bool = False
+    ) -> list[RevocationRecord]:
+        """The project's rules."""
+        self.ctx.project(project_id)
+        return await self.ctx.store.list_revocations(project_id, include_lifted=include_lifted)
+
+
+def _kind(
+    jti: str | None,
+    identity: str | None,
+    room: str | None,
+    kid: str | None,
+    issued_before: int | None,
+) -> RevocationKind:
+    if jti:
+        named = [
+            n
+            for n, v in (
+                ("identity", identity),
+                ("room", room),
+                ("kid", kid),
+                ("issued_before", issued_before),
+            )
+            if v
+        ]
+        if named:
+            raise InvalidClaimValueError(f"jti cannot be combined with {named[0]}", field="jti")
+        return "jti"
+    if identity:
+        if kid or issued_before:
+            raise InvalidClaimValueError(
+                "identity can be combined with room only", field="identity"
+            )
+        return "identity"
+    given: tuple[tuple[RevocationKind, object], ...] = (
+        ("room", room),
+        ("key", kid),
+        ("issued_before", issued_before),
+    )
+    targets = [n for n, v in given if v is not None and v != ""]
+    if len(targets) != 1:
+        raise InvalidClaimValueError(
+            "name exactly one of jti, identity (optionally with room), room, kid, issued_before",
+            field="target",
+        )
+    return targets[0]

@@ -1,0 +1,107 @@
+"""Rooms: created with an id like ``abcd-efgh-ijkl`` or an idempotent custom id."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from roomkey.claims import check_metadata, check_text
+from roomkey.errors import InvalidClaimValueError, RoomInactiveError, UnknownRoomError
+from roomkey.service.context import Context
+from roomkey.service.ids import new_room_id
+from roomkey.store import NotFoundError, RoomRecord
+
+MAX_PAGE = 200
+
+
+class RoomService:
+    """Create, read, list, validate and deactivate rooms; resolve a token's room."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    async def create(
+        self,
+        project_id: str,
+        *,
+        custom_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        max_participants: int | None = None,
+        locked: bool = False,
+    ) -> tuple[RoomRecord, bool]:
+        """A new room, or the existing one with that custom id; the flag says which."""
+        project = self.ctx.project(project_id)
+        custom = check_text(custom_id, "customRoomId")
+        if max_participants is not None and max_participants < 1:
+            raise InvalidClaimValueError(
+                "max_participants must be at least 1", field="max_participants"
+            )
+        record = RoomRecord(
+            id=new_room_id(),
+            project_id=project_id,
+            created_at=self.ctx.now(),
+            custom_id=custom,
+            metadata=check_metadata(metadata) or {},
+            max_participants=max_participants,
+            locked=locked,
+        )
+        stored, created = await self.ctx.store.create_room(record)
+        project.put_room(stored)
+        return stored, created
+
+    async def get(self, project_id: str, room_id: str) -> RoomRecord:
+        """A room by id or custom id; raises NotFoundError."""
+        project = self.ctx.project(project_id)
+        room = project.room(room_id) or await self.ctx.store.get_room(project_id, room_id)
+        if room is None:
+            raise NotFoundError(f"room {room_id!r} does not exist", resource="room")
+        project.put_room(room)
+        return room
+
+    async def list_rooms(
+        self, project_id: str, *, limit: int = 50, cursor: str | None = None
+    ) -> tuple[list[RoomRecord], str | None]:
+        """A page of rooms and the cursor of the next page."""
+        self.ctx.project(project_id)
+        limit = max(1, min(limit, MAX_PAGE))
+        return await self.ctx.store.list_rooms(project_id, limit=limit, cursor=cursor)
+
+    async def deactivate(self, project_id: str, room_id: str) -> RoomRecord:
+        """Deactivate a room: tokens for it are refused from now on."""
+        room = await self.get(project_id, room_id)
+        updated = await self.ctx.store.deactivate_room(project_id, room.id, now=self.ctx.now())
+        self.ctx.project(project_id).put_room(updated)
+        return updated
+
+    async def resolve_for_issue(self, project_id: str, name: str) -> RoomRecord:
+        """The room a token is being issued for, created on first use if the project allows."""
+        project = self.ctx.project(project_id)
+        room = project.room(name)
+        if room is None and project.record.settings.auto_create_rooms:
+            room, _ = await self.create(project_id, custom_id=name)
+        check_room_usable(room, name)
+        assert room is not None
+        return room
+
+    def check_for_verify(self, project_id: str, name: str | None) -> None:
+        """Refuse a token whose room is deactivated, or unknown where rooms aren't auto-created.
+
+        Reads memory only (the verify hot path never queries the database).
+        """
+        if name is None:
+            return
+        project = self.ctx.project(project_id)
+        room = project.room(name)
+        if room is None and project.record.settings.auto_create_rooms:
+            return
+        check_room_usable(room, name)
+
+
+def check_room_usable(room: RoomRecord | None, name: str) -> None:
+    """Raise the right error for a missing or deactivated room."""
+    if room is None:
+        raise UnknownRoomError(
+            f"room {name!r} does not exist and this project does not create rooms on use",
+            room=name,
+        )
+    if not room.active:
+        raise RoomInactiveError(f"room {name!r} has been deactivated", room=name)

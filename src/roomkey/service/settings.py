@@ -1,0 +1,144 @@
+"""Server settings: one declared table that drives defaults, validation, ``--help`` and docs.
+
+Values come from (highest first) command-line flags, ``ROOMKEY_*`` environment variables, an
+optional TOML config file (``ROOMKEY_CONFIG`` or ``--config``), then the defaults below. Secrets
+are ``SecretStr``: masked in every repr and log line.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from roomkey.errors import ConfigurationError
+
+DEV_API_KEY = "devkey"
+# The fixed development secret, like `livekit-server --dev`; refused outside --dev.
+DEV_API_SECRET = "roomkey-development-secret-do-not-use-in-production"
+
+
+class ServerSettings(BaseSettings):
+    """Every setting of ``roomkey serve``; each field's description is its documentation."""
+
+    model_config = SettingsConfigDict(env_prefix="ROOMKEY_", extra="forbid", frozen=True)
+
+    host: str = Field("127.0.0.1", description="Address to bind.")
+    port: int = Field(7800, ge=0, le=65535, description="TCP port to listen on.")
+    workers: int = Field(1, ge=1, le=64, description="Worker processes.")
+    log_level: str = Field("info", description="Log level: debug, info, warning or error.")
+    data_dir: Path = Field(
+        Path(".roomkey"), description="Directory for the SQLite database and the master key file."
+    )
+    database_url: str | None = Field(
+        None,
+        description="sqlite:///path or postgresql://user@host/db; default SQLite in data_dir.",
+    )
+    master_key: SecretStr | None = Field(
+        None,
+        description="Base64url 32-byte key encrypting secrets at rest; default a 0600 key file.",
+    )
+    dev: bool = Field(False, description="Development mode: fixed key 'devkey' and dev secret.")
+    public_url: str = Field(
+        "ws://127.0.0.1:7880",
+        description="Media server URL returned as server_url by the LiveKit-style endpoint.",
+    )
+    leeway_s: int = Field(60, ge=0, le=300, description="Clock leeway when verifying, seconds.")
+    max_token_bytes: int = Field(8192, ge=512, le=65536, description="Largest token accepted.")
+    max_body_bytes: int = Field(65536, ge=1024, le=10_485_760, description="Request body cap.")
+    rate_limit_per_min: int = Field(
+        6000,
+        ge=1,
+        description="Token issuances per minute per caller (unless the project sets one).",
+    )
+    sandbox_rate_limit_per_min: int = Field(
+        60, ge=1, description="Sandbox issuances per minute per sandbox id and client address."
+    )
+    sandbox_max_ttl_s: int = Field(900, ge=60, description="TTL cap for sandbox tokens.")
+    refresh_interval_s: float = Field(
+        1.0, gt=0, le=60, description="How often a node reloads keys, rooms and revocations."
+    )
+    audit_batch_max: int = Field(256, ge=1, le=10000, description="Audit rows per group commit.")
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        if value.lower() not in {"debug", "info", "warning", "error"}:
+            raise ValueError("log_level must be debug, info, warning or error")
+        return value.lower()
+
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to SQLite inside ``data_dir``."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'roomkey.db'}"
+
+
+def load_settings(config_file: str | Path | None = None, **overrides: Any) -> ServerSettings:
+    """Settings from defaults, the config file, the environment and ``overrides`` (flags).
+
+    Raises :class:`ConfigurationError` naming the bad setting.
+    """
+    values: dict[str, Any] = {}
+    if config_file is not None:
+        values.update(_read_config(Path(config_file)))
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        # init kwargs beat the environment in pydantic-settings; apply the file under env
+        env_only = ServerSettings()
+        merged = {**_from_file_under_env(values, env_only), **overrides_only(overrides)}
+        return ServerSettings(**merged)
+    except ValueError as exc:
+        raise ConfigurationError(f"invalid setting: {_first_error(exc)}") from exc
+
+
+def overrides_only(overrides: dict[str, Any]) -> dict[str, Any]:
+    """Flags that were actually given."""
+    return {k: v for k, v in overrides.items() if v is not None}
+
+
+def _from_file_under_env(values: dict[str, Any], env: ServerSettings) -> dict[str, Any]:
+    explicit_env = env.model_fields_set
+    return {k: v for k, v in values.items() if k not in explicit_env}
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text())
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read config file {path}: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"config file {path} is not valid TOML: {exc}") from exc
+    section = data.get("roomkey", data)
+    if not isinstance(section, dict):
+        raise ConfigurationError(f"config file {path}: [roomkey] must be a table")
+    unknown = sorted(set(section) - set(ServerSettings.model_fields))
+    if unknown:
+        raise ConfigurationError(f"config file {path}: unknown setting {unknown[0]!r}")
+    return section
+
+
+def _first_error(exc: ValueError) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        first = errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return f"{where}: {first.get('msg')}"
+    return str(exc)
+
+
+def settings_table() -> list[dict[str, str]]:
+    """Name, environment variable, default and description of every setting (for docs)."""
+    rows = []
+    for name, field in ServerSettings.model_fields.items():
+        default = field.default
+        rows.append(
+            {
+                "name": name,
+                "env": f"ROOMKEY_{name.upper()}",
+                "default": "" if default is None else str(default),
+                "description": field.description or "",
+            }
+        )
+    return rows

@@ -1,0 +1,78 @@
+"""What a node holds in memory: keys, projects, rooms, roles and revocations.
+
+The verify hot path reads only this. The service updates it after every durable change, and a
+periodic refresh reloads it from the store so that changes made on other nodes arrive too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from roomkey.claims import Claims
+from roomkey.keys import KeyRing
+from roomkey.revocation import InMemoryRevocations, Revocation
+from roomkey.roles import CustomRole
+from roomkey.store import KeyRecord, ProjectRecord, RevocationRecord, RoomRecord
+
+
+@dataclass
+class ProjectState:
+    """One project's rooms, roles and revocations."""
+
+    record: ProjectRecord
+    revocations: InMemoryRevocations = field(default_factory=InMemoryRevocations)
+    roles: dict[str, CustomRole] = field(default_factory=dict)
+    rooms: dict[str, RoomRecord] = field(default_factory=dict)  # by id and by custom id
+
+    def room(self, id_or_custom: str) -> RoomRecord | None:
+        """A room by its id or custom id (exact match, never normalised)."""
+        return self.rooms.get(id_or_custom)
+
+    def put_room(self, room: RoomRecord) -> None:
+        """Index a room under its id and its custom id."""
+        self.rooms[room.id] = room
+        if room.custom_id:
+            self.rooms[room.custom_id] = room
+
+
+@dataclass
+class ServerState:
+    """Everything the verifier and the minters need, indexed for O(1) lookups."""
+
+    keyring: KeyRing = field(default_factory=KeyRing)
+    keys: dict[str, KeyRecord] = field(default_factory=dict)
+    projects: dict[str, ProjectState] = field(default_factory=dict)
+
+    def project_of_key(self, kid: str) -> ProjectState | None:
+        """The project a key belongs to."""
+        record = self.keys.get(kid)
+        return self.projects.get(record.project_id) if record else None
+
+    def check_revoked(self, claims: Claims, kid: str) -> Revocation | None:
+        """The revocation checker handed to the verifier: routes by the signing key's project."""
+        project = self.project_of_key(kid)
+        return project.revocations(claims, kid) if project else None
+
+
+def to_rule(record: RevocationRecord) -> Revocation:
+    """A stored revocation as an in-memory rule."""
+    value: str | float
+    if record.kind == "jti":
+        value = record.jti or ""
+    elif record.kind == "identity":
+        value = record.identity or ""
+    elif record.kind == "room":
+        value = record.room or ""
+    elif record.kind == "key":
+        value = record.kid or ""
+    else:
+        value = float(record.issued_before or 0)
+    return Revocation(
+        kind=record.kind,
+        value=value,
+        revoked_at=float(record.created_at),
+        room=record.room if record.kind == "identity" else None,
+        expires_at=float(record.expires_at),
+        reason=record.reason or None,
+        id=record.id,
+    )

@@ -1,0 +1,142 @@
+"""Issuing tokens (every issuance audited durably) and verifying them with reasons."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from roomkey.errors import InvalidClaimValueError, RoomkeyError, TokenError
+from roomkey.grants import Scope
+from roomkey.minting import MintedToken, TokenMinter
+from roomkey.service.audit import AuditWriter
+from roomkey.service.auth import Caller
+from roomkey.service.context import Context
+from roomkey.service.keys import KeyService
+from roomkey.service.rooms import RoomService
+from roomkey.store import AuditRecord
+from roomkey.verifying import TokenVerifier, VerifiedToken
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRequest:
+    """Everything a caller may ask of a token (the core's minting options)."""
+
+    identity: str | None = None
+    room: str | None = None
+    dialect: str = "native"
+    role: str | None = None
+    permissions: Mapping[str, Any] | None = None
+    name: str | None = None
+    metadata: Any = None
+    attributes: Mapping[str, str] | None = None
+    ttl_s: int | None = None
+    kind: str | None = None
+    room_config: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyOutcome:
+    """The answer of the verify endpoint: valid or not, and why."""
+
+    valid: bool
+    verified: VerifiedToken | None = None
+    error: RoomkeyError | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class TokenService:
+    """Mint for authenticated callers; verify against memory only."""
+
+    def __init__(
+        self, ctx: Context, keys: KeyService, rooms: RoomService, audit: AuditWriter
+    ) -> None:
+        self.ctx, self.keys, self.rooms, self.audit = ctx, keys, rooms, audit
+        self.verifier = TokenVerifier(
+            ctx.state.keyring,
+            leeway_s=ctx.settings.leeway_s,
+            max_bytes=ctx.settings.max_token_bytes,
+            revocations=ctx.state.check_revoked,
+            max_lifetime_s=30 * 24 * 3600,
+            now=ctx.clock,
+        )
+
+    async def issue(self, caller: Caller, request: TokenRequest, endpoint: str) -> MintedToken:
+        """Check, mint, audit (durably), and only then return the token."""
+        project = self.ctx.project(caller.project_id)
+        settings = project.record.settings
+        if request.ttl_s is not None and request.ttl_s > settings.max_ttl_s:
+            raise InvalidClaimValueError(
+                f"ttl_s {request.ttl_s} is longer than the project's maximum {settings.max_ttl_s}",
+                field="ttl_s",
+            )
+        if request.room is not None:
+            await self.rooms.resolve_for_issue(caller.project_id, request.room)
+        minted = self._minter(caller, request.dialect).mint(
+            identity=request.identity,
+            room=request.room,
+            role=request.role,
+            permissions=request.permissions,
+            name=request.name,
+            metadata=request.metadata,
+            attributes=request.attributes,
+            ttl=request.ttl_s,
+            kind=request.kind,
+            room_config=request.room_config,
+        )
+        await self.audit.record(_audit_row(caller, minted, endpoint))
+        return minted
+
+    def _minter(self, caller: Caller, dialect: str) -> TokenMinter:
+        project = self.ctx.project(caller.project_id)
+        if dialect == "huddle01":
+            key = self.keys.signing_key(caller.project_id)
+        else:
+            key = self.ctx.state.keyring.get(caller.kid)  # type: ignore[assignment]
+            if key is None:
+                raise TokenError("the caller's key is no longer active")
+        settings = project.record.settings
+        return TokenMinter(
+            key,
+            dialect,
+            api_key=caller.kid,
+            default_ttl_s=min(settings.default_ttl_s, settings.max_ttl_s),
+            max_ttl_s=settings.max_ttl_s,
+            custom_roles=project.roles,
+            now=self.ctx.clock,
+        )
+
+    def verify(
+        self,
+        token: str,
+        *,
+        room: str | None = None,
+        identity: str | None = None,
+        scope: str = "room",
+    ) -> VerifyOutcome:
+        """Every check of the core, then the room's state; never a database query."""
+        try:
+            verified = self.verifier.verify(token, room=room, identity=identity, scope=Scope(scope))
+            project = self.ctx.state.project_of_key(verified.kid)
+            if project is not None and Scope(scope) is Scope.ROOM:
+                self.rooms.check_for_verify(project.record.id, verified.claims.room)
+        except TokenError as exc:
+            return VerifyOutcome(False, error=exc)
+        return VerifyOutcome(True, verified)
+
+
+def _audit_row(caller: Caller, minted: MintedToken, endpoint: str) -> AuditRecord:
+    claims = minted.claims
+    return AuditRecord(
+        project_id=caller.project_id,
+        jti=claims.jti or "",
+        kid=minted.kid,
+        dialect=minted.dialect,
+        endpoint=endpoint,
+        issued_at=claims.issued_at or 0,
+        expires_at=claims.expires_at or 0,
+        room=claims.room,
+        identity=claims.identity,
+        role=claims.role,
+        caller=caller.label,
+    )

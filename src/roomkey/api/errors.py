@@ -24,6 +24,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "not_found": 404,
     "unknown_room": 404,
     "conflict": 409,
+    "wrong_room": 403,
     "room_inactive": 409,
     "body_too_large": 413,
     "validation_error": 422,

@@ -256,6 +256,21 @@ class ProjectSettingsUpdate(Strict):
     rate_limit_per_min: int | None = Field(None, ge=1, le=1_000_000)
 
 
+class ProjectCreate(Strict):
+    """A new project (only callers of an admin project may create one)."""
+
+    name: str = Field(..., min_length=1, max_length=100)
+
+
+class ProjectCreated(BaseModel):
+    """A new project and its first API key; ``api_secret`` is shown here once."""
+
+    id: str
+    name: str
+    api_key: str
+    api_secret: str
+
+
 class ProjectPublic(BaseModel):
     """The caller's project."""
 

@@ -23,7 +23,7 @@ from roomkey.service.rooms import RoomService
 from roomkey.service.settings import DEV_API_KEY, DEV_API_SECRET, ServerSettings
 from roomkey.service.state import ProjectState, ServerState, to_rule
 from roomkey.service.tokens import TokenService
-from roomkey.store import ProjectRecord, Store, open_store
+from roomkey.store import ProjectRecord, ProjectSettings, Store, open_store
 
 log = logging.getLogger("roomkey.service")
 DEV_PROJECT = "dev"
@@ -105,8 +105,7 @@ class RoomkeyService:
             for role in await store.list_roles(project.id):
                 fresh.projects[project.id].roles[role.name] = role_from_record(role)
         for room in await store.list_all_rooms():
-            if room.project_id in fresh.projects:
-                fresh.projects[room.project_id].put_room(room)
+            fresh.put_room(room)
         for rev in await store.list_active_revocations(now):
             if rev.project_id in fresh.projects:
                 fresh.projects[rev.project_id].revocations.add(to_rule(rev))
@@ -117,6 +116,7 @@ class RoomkeyService:
     def _swap(self, fresh: ServerState) -> None:
         state = self.ctx.state
         state.projects = fresh.projects
+        state.room_owner = fresh.room_owner
         for kid in list(state.keys):
             self.keys.unload(kid)
 
@@ -132,7 +132,7 @@ class RoomkeyService:
 
     async def _bootstrap(self) -> None:
         if self.ctx.settings.dev:
-            await self._ensure_project(DEV_PROJECT, "development")
+            await self._ensure_project(DEV_PROJECT, "development", admin=True)
             await self.keys.ensure_dev_key(DEV_PROJECT)
             await self._ensure_signing_key(DEV_PROJECT)
             self.bootstrap = Bootstrap(
@@ -144,19 +144,28 @@ class RoomkeyService:
             return
         if self.ctx.state.projects:
             return
-        project_id = new_id("prj")
-        await self._ensure_project(project_id, "default")
-        record, secret = await self.keys.create_api_key(project_id, "bootstrap key")
-        await self._ensure_signing_key(project_id)
+        created = await self.create_project("default", admin=True)
         self.bootstrap = Bootstrap(
-            project_id, record.kid, secret, self.admin_token(project_id, kid=record.kid)
+            created.project_id,
+            created.api_key,
+            created.api_secret,
+            self.admin_token(created.project_id, kid=created.api_key),
         )
 
-    async def _ensure_project(self, project_id: str, name: str) -> None:
+    async def create_project(self, name: str, *, admin: bool = False) -> Bootstrap:
+        """A new project with an API key (secret returned once) and a signing key."""
+        project_id = new_id("prj")
+        await self._ensure_project(project_id, name, admin=admin)
+        record, secret = await self.keys.create_api_key(project_id, "first key")
+        await self._ensure_signing_key(project_id)
+        return Bootstrap(project_id, record.kid, secret, "")
+
+    async def _ensure_project(self, project_id: str, name: str, *, admin: bool = False) -> None:
         if project_id in self.ctx.state.projects:
             return
+        settings = ProjectSettings(is_admin=admin)
         record = await self.ctx.store.create_project(
-            ProjectRecord(id=project_id, name=name, created_at=self.ctx.now())
+            ProjectRecord(id=project_id, name=name, created_at=self.ctx.now(), settings=settings)
         )
         self.ctx.state.projects[project_id] = ProjectState(record)
 

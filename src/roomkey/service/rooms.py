@@ -5,7 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from roomkey.claims import check_metadata, check_text
-from roomkey.errors import InvalidClaimValueError, RoomInactiveError, UnknownRoomError
+from roomkey.errors import (
+    InvalidClaimValueError,
+    RoomInactiveError,
+    UnknownRoomError,
+    WrongRoomError,
+)
 from roomkey.service.context import Context
 from roomkey.service.ids import new_room_id
 from roomkey.store import NotFoundError, RoomRecord
@@ -29,8 +34,10 @@ class RoomService:
         locked: bool = False,
     ) -> tuple[RoomRecord, bool]:
         """A new room, or the existing one with that custom id; the flag says which."""
-        project = self.ctx.project(project_id)
+        self.ctx.project(project_id)
         custom = check_text(custom_id, "customRoomId")
+        if custom is not None:
+            self._refuse_foreign(project_id, custom)
         if max_participants is not None and max_participants < 1:
             raise InvalidClaimValueError(
                 "max_participants must be at least 1", field="max_participants"
@@ -45,7 +52,7 @@ class RoomService:
             locked=locked,
         )
         stored, created = await self.ctx.store.create_room(record)
-        project.put_room(stored)
+        self.ctx.state.put_room(stored)
         return stored, created
 
     async def get(self, project_id: str, room_id: str) -> RoomRecord:
@@ -54,7 +61,7 @@ class RoomService:
         room = project.room(room_id) or await self.ctx.store.get_room(project_id, room_id)
         if room is None:
             raise NotFoundError(f"room {room_id!r} does not exist", resource="room")
-        project.put_room(room)
+        self.ctx.state.put_room(room)
         return room
 
     async def list_rooms(
@@ -69,12 +76,16 @@ class RoomService:
         """Deactivate a room: tokens for it are refused from now on."""
         room = await self.get(project_id, room_id)
         updated = await self.ctx.store.deactivate_room(project_id, room.id, now=self.ctx.now())
-        self.ctx.project(project_id).put_room(updated)
+        self.ctx.state.put_room(updated)
         return updated
+
+    def _refuse_foreign(self, project_id: str, name: str) -> None:
+        _refuse_foreign_room(self.ctx.state.room_owner.get(name), project_id, name)
 
     async def resolve_for_issue(self, project_id: str, name: str) -> RoomRecord:
         """The room a token is being issued for, created on first use if the project allows."""
         project = self.ctx.project(project_id)
+        self._refuse_foreign(project_id, name)
         room = project.room(name)
         if room is None and project.record.settings.auto_create_rooms:
             room, _ = await self.create(project_id, custom_id=name)
@@ -90,10 +101,19 @@ class RoomService:
         if name is None:
             return
         project = self.ctx.project(project_id)
+        self._refuse_foreign(project_id, name)
         room = project.room(name)
         if room is None and project.record.settings.auto_create_rooms:
             return
         check_room_usable(room, name)
+
+
+def _refuse_foreign_room(owner: str | None, project_id: str, name: str) -> None:
+    if owner is not None and owner != project_id:
+        raise WrongRoomError(
+            f"room {name!r} belongs to another project; use a key of the project that created it",
+            room=name,
+        )
 
 
 def check_room_usable(room: RoomRecord | None, name: str) -> None:

@@ -42,11 +42,20 @@ class ServerState:
     keyring: KeyRing = field(default_factory=KeyRing)
     keys: dict[str, KeyRecord] = field(default_factory=dict)
     projects: dict[str, ProjectState] = field(default_factory=dict)
+    # room id → owning project, to refuse a room of one project in another's token
+    room_owner: dict[str, str] = field(default_factory=dict)
 
     def project_of_key(self, kid: str) -> ProjectState | None:
         """The project a key belongs to."""
         record = self.keys.get(kid)
         return self.projects.get(record.project_id) if record else None
+
+    def put_room(self, room: RoomRecord) -> None:
+        """Index a room in its project and in the global owner table."""
+        project = self.projects.get(room.project_id)
+        if project is not None:
+            project.put_room(room)
+            self.room_owner[room.id] = room.project_id
 
     def check_revoked(self, claims: Claims, kid: str) -> Revocation | None:
         """The revocation checker handed to the verifier: routes by the signing key's project."""

@@ -31,6 +31,8 @@ class ProjectSettings:
     sandbox_enabled: bool = False
     # token issuances per minute per caller; None means no limit
     rate_limit_per_min: int | None = None
+    # whether this project's callers may create other projects (the bootstrap project)
+    is_admin: bool = False
 
     def to_json(self) -> JSONObject:
         """The settings as a JSON-safe dict."""

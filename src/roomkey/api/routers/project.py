@@ -9,8 +9,16 @@ from fastapi import APIRouter, Depends, Query
 
 from roomkey.api.body import body_doc, json_body
 from roomkey.api.deps import CallerDep, ServiceDep
-from roomkey.api.schemas import AuditPage, AuditPublic, ProjectPublic, ProjectSettingsUpdate
+from roomkey.api.schemas import (
+    AuditPage,
+    AuditPublic,
+    ProjectCreate,
+    ProjectCreated,
+    ProjectPublic,
+    ProjectSettingsUpdate,
+)
 from roomkey.errors import ConfigurationError
+from roomkey.service import ForbiddenError
 from roomkey.store import ProjectRecord
 
 router = APIRouter(prefix="/v1", tags=["project"])
@@ -82,3 +90,27 @@ async def list_audit(
         for r in rows
     ]
     return AuditPage(data=data, next_cursor=next_cursor)
+
+
+@router.post(
+    "/projects",
+    response_model=ProjectCreated,
+    status_code=201,
+    operation_id="create_project",
+    openapi_extra=body_doc(ProjectCreate),
+)
+async def create_project(
+    body: Annotated[ProjectCreate, Depends(json_body(ProjectCreate))],
+    caller: CallerDep,
+    service: ServiceDep,
+) -> ProjectCreated:
+    """A new project with its first API key (callers of the bootstrap project only)."""
+    if not service.ctx.project(caller.project_id).record.settings.is_admin:
+        raise ForbiddenError("only the bootstrap (admin) project may create projects")
+    created = await service.create_project(body.name)
+    return ProjectCreated(
+        id=created.project_id,
+        name=body.name,
+        api_key=created.api_key,
+        api_secret=created.api_secret,
+    )

@@ -1,0 +1,102 @@
+"""Server-side commands that run on the server's own machine: serve, db upgrade, admin token.
+
+They are thin: each builds settings from flags (over ``ROOMKEY_*`` and the config file) and calls
+the service or the API runner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from roomkey.service import RoomkeyService, ServerSettings, load_settings
+
+db_app = typer.Typer(no_args_is_help=True, help="Database maintenance.")
+admin_app = typer.Typer(no_args_is_help=True, help="Bootstrap administration.")
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", envvar="ROOMKEY_CONFIG", help="TOML config file ([roomkey] table)."),
+]
+DbOpt = Annotated[
+    str | None,
+    typer.Option("--database-url", help="sqlite:///path or postgresql://user@host/db."),
+]
+DataOpt = Annotated[
+    Path | None, typer.Option("--data-dir", help="Directory for SQLite and the master key file.")
+]
+
+
+def serve(
+    host: Annotated[str | None, typer.Option("--host", help="Address to bind.")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Port (default 7800).")] = None,
+    database_url: DbOpt = None,
+    data_dir: DataOpt = None,
+    workers: Annotated[int | None, typer.Option("--workers", help="Worker processes.")] = None,
+    log_level: Annotated[
+        str | None, typer.Option("--log-level", help="debug, info, warning or error.")
+    ] = None,
+    dev: Annotated[
+        bool, typer.Option("--dev", help="Fixed development key 'devkey' (never in production).")
+    ] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Run the roomkey server (SQLite under ./.roomkey by default)."""
+    from roomkey.api.serve import serve as run
+
+    settings = load_settings(
+        config,
+        host=host,
+        port=port,
+        database_url=database_url,
+        data_dir=data_dir,
+        workers=workers,
+        log_level=log_level,
+        dev=dev or None,
+    )
+    run(settings)
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    database_url: DbOpt = None, data_dir: DataOpt = None, config: ConfigOpt = None
+) -> None:
+    """Migrate the database schema to the newest revision."""
+    from roomkey.store import upgrade
+
+    settings = load_settings(config, database_url=database_url, data_dir=data_dir)
+    if settings.database_url is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    revision = upgrade(settings.resolved_database_url())
+    typer.echo(f"database at revision {revision}")
+
+
+@admin_app.command("token")
+def admin_token(
+    project: Annotated[str | None, typer.Option("--project", help="Project id.")] = None,
+    ttl: Annotated[int, typer.Option("--ttl", help="Lifetime in seconds.")] = 3600,
+    database_url: DbOpt = None,
+    data_dir: DataOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Print a server-scope token for a project, read from the local database and master key."""
+    settings = load_settings(config, database_url=database_url, data_dir=data_dir)
+    typer.echo(asyncio.run(_admin_token(settings, project, ttl)))
+
+
+async def _admin_token(settings: ServerSettings, project: str | None, ttl: int) -> str:
+    service = await RoomkeyService.open(settings)
+    try:
+        projects = sorted(service.ctx.state.projects)
+        project_id = project or (projects[0] if len(projects) == 1 else None)
+        if project_id is None:
+            from roomkey.errors import ConfigurationError
+
+            raise ConfigurationError(f"name a project with --project (one of {projects})")
+        service.ctx.project(project_id)
+        return service.admin_token(project_id, ttl_s=ttl)
+    finally:
+        await service.close()

@@ -27,6 +27,7 @@ from roomkey.store import ProjectRecord, ProjectSettings, Store, open_store
 
 log = logging.getLogger("roomkey.service")
 DEV_PROJECT = "dev"
+HOUSEKEEPING_INTERVAL_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +61,7 @@ class RoomkeyService:
         self.tokens = TokenService(ctx, self.keys, self.rooms, self.audit)
         self.bootstrap: Bootstrap | None = None
         self._refresher: asyncio.Task[None] | None = None
+        self._housekeeper: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(
@@ -79,6 +81,7 @@ class RoomkeyService:
         await service.reload()
         await service._bootstrap()
         service.audit.start()
+        service._housekeeper = asyncio.get_running_loop().create_task(service._housekeeping())
         if settings.workers > 1 or not service.ctx.settings.resolved_database_url().startswith(
             "sqlite"
         ):
@@ -87,10 +90,11 @@ class RoomkeyService:
 
     async def close(self) -> None:
         """Flush the audit log, stop refreshing, close the store."""
-        if self._refresher is not None:
-            self._refresher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._refresher
+        for task in (self._refresher, self._housekeeper):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self.audit.close()
         await self.ctx.store.close()
 
@@ -127,6 +131,21 @@ class RoomkeyService:
                 await self.reload()
             except Exception as exc:  # keep serving from memory; log and retry
                 log.warning("state refresh failed: %s", type(exc).__name__)
+
+    async def _housekeeping(self) -> None:
+        while True:
+            await asyncio.sleep(HOUSEKEEPING_INTERVAL_S)
+            try:
+                await self.prune_revocations()
+            except Exception as exc:  # retried at the next tick
+                log.warning("revocation pruning failed: %s", type(exc).__name__)
+
+    async def prune_revocations(self) -> int:
+        """Forget revocations that no longer cover any valid token, in memory and in the store."""
+        now = self.ctx.now()
+        dropped = sum(p.revocations.prune(now) for p in self.ctx.state.projects.values())
+        await self.ctx.store.purge_revocations(now)
+        return dropped
 
     # ---- bootstrap -----------------------------------------------------------------------
 

@@ -84,7 +84,7 @@ async def rotate_key(
     caller: CallerDep,
     service: ServiceDep,
 ) -> KeyCreated:
-    """A new key replacing ``kid``; the old one verifies until ``overlap_s`` from now."""
+    """A new key replacing `kid`; the old one verifies until `overlap_s` from now."""
     record, secret = await service.keys.rotate(caller.project_id, kid, body.overlap_s)
     return _created(record, secret)
 

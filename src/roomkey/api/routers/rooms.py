@@ -42,7 +42,7 @@ async def create_room(
     service: ServiceDep,
     response: Response,
 ) -> RoomPublic:
-    """Create a room; with ``customRoomId``, a repeat returns the existing room (200)."""
+    """Create a room; with `customRoomId`, a repeat returns the existing room (200)."""
     room, created = await service.rooms.create(
         caller.project_id,
         custom_id=body.customRoomId,

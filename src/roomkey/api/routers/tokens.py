@@ -112,7 +112,7 @@ async def livekit_token(
     service: ServiceDep,
     request: Request,
 ) -> FastJSONResponse:
-    """LiveKit's standard token endpoint: ``201 {server_url, participant_token}``."""
+    """LiveKit's standard token endpoint: `201 {server_url, participant_token}`."""
     out = await _livekit_token(service, caller, body, "/token")
     request.app.state.metrics.tokens_issued.labels("/token", "livekit").inc()
     return FastJSONResponse(out, status_code=201)
@@ -137,7 +137,7 @@ async def template_token(
     service: ServiceDep,
     request: Request,
 ) -> PlainTextResponse:
-    """The seed template's route: ``{roomName, participantName}`` → the token as text."""
+    """The seed template's route: `{roomName, participantName}` → the token as text."""
     minted = await service.tokens.issue(
         caller,
         TokenRequest(
@@ -246,7 +246,7 @@ async def rtc_validate(
     access_token: Annotated[str | None, Query(max_length=65536)] = None,
     authorization: Annotated[str | None, Header()] = None,
 ) -> FastJSONResponse:
-    """LiveKit-style validation: the participant's token as ``access_token`` or a header."""
+    """LiveKit-style validation: the participant's token as `access_token` or a header."""
     token = access_token or token_from_header(authorization)
     outcome = service.tokens.verify(token)
     code = "valid" if outcome.valid else (outcome.error.code if outcome.error else "invalid")

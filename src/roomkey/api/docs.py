@@ -1,0 +1,88 @@
+"""Generate ``docs/api.md`` from the real app's OpenAPI document and settings table.
+
+``python -m roomkey.api.docs > docs/api.md``; a test fails when the committed file differs.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from roomkey.api.app import create_app
+from roomkey.service import load_settings, settings_table
+
+INTRO = """# roomkey HTTP API reference
+
+Generated from the running app's OpenAPI document (`python -m roomkey.api.docs > docs/api.md`);
+a test fails when this file and the app disagree. The live document is served at
+`/openapi.json`, browsable at `/docs`.
+
+**Authentication.** Management and token-issuing routes take a server-scope token (roomkey's
+`api` scope, VideoSDK's `crawler` role) signed with one of the project's API keys, as
+`Authorization: Bearer <jwt>` or the raw `Authorization: <jwt>`. A participant (room-scope)
+token gets 403; an invalid or expired one gets 401 with the message "Token is invalid or
+expired" and the precise reason in `details.reason`.
+
+**Errors.** Every error has one shape: `{"error": code, "message": ..., "details": {...}}`.
+Request bodies are JSON whatever the `Content-Type` says, are capped (413), and refuse unknown
+fields (422).
+"""
+
+
+def render() -> str:
+    """The whole reference as Markdown."""
+    spec = create_app(load_settings()).openapi()
+    parts = [INTRO, "## Routes\n", "| method | path | operation | summary |", "|---|---|---|---|"]
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            summary = (op.get("description") or op.get("summary") or "").split("\n")[0]
+            parts.append(f"| {method.upper()} | `{path}` | `{op['operationId']}` | {summary} |")
+    parts.append("")
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            parts.extend(_operation(method, path, op))
+    parts.extend(_settings())
+    return "\n".join(parts) + "\n"
+
+
+def _operation(method: str, path: str, op: dict[str, Any]) -> list[str]:
+    lines = [f"### {method.upper()} `{path}`", "", op.get("description", "").strip(), ""]
+    params = op.get("parameters", [])
+    if params:
+        lines.append(
+            "Parameters: "
+            + ", ".join(
+                f"`{p['name']}` ({p['in']}{', required' if p.get('required') else ''})"
+                for p in params
+            )
+        )
+        lines.append("")
+    body = op.get("requestBody", {}).get("content", {}).get("application/json", {})
+    props = body.get("schema", {}).get("properties", {})
+    if props:
+        lines.append("Body fields: " + ", ".join(f"`{name}`" for name in props))
+        lines.append("")
+    codes = ", ".join(sorted(op.get("responses", {})))
+    lines.extend([f"Responses: {codes}", ""])
+    return lines
+
+
+def _settings() -> list[str]:
+    lines = [
+        "## Server settings",
+        "",
+        "Flags of `roomkey serve`, `ROOMKEY_*` environment variables, or a TOML file "
+        "(`--config`, keys in a `[roomkey]` table).",
+        "",
+        "| setting | environment | default | description |",
+        "|---|---|---|---|",
+    ]
+    for row in settings_table():
+        lines.append(
+            f"| `{row['name']}` | `{row['env']}` | `{row['default']}` | {row['description']} |"
+        )
+    return lines
+
+
+if __name__ == "__main__":
+    sys.stdout.write(render())

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from roomkey.service import RoomkeyService, ServerSettings, load_settings
+if TYPE_CHECKING:
+    from roomkey.service import ServerSettings
+
+# The service layer (SQLAlchemy, migrations) is imported inside the commands: the token and key
+# commands stay fast, and work without the [server] extra.
 
 db_app = typer.Typer(no_args_is_help=True, help="Database maintenance.")
 admin_app = typer.Typer(no_args_is_help=True, help="Bootstrap administration.")
@@ -46,6 +50,7 @@ def serve(
 ) -> None:
     """Run the roomkey server (SQLite under ./.roomkey by default)."""
     from roomkey.api.serve import serve as run
+    from roomkey.service import load_settings
 
     settings = load_settings(
         config,
@@ -65,6 +70,7 @@ def db_upgrade(
     database_url: DbOpt = None, data_dir: DataOpt = None, config: ConfigOpt = None
 ) -> None:
     """Migrate the database schema to the newest revision."""
+    from roomkey.service import load_settings
     from roomkey.store import upgrade
 
     settings = load_settings(config, database_url=database_url, data_dir=data_dir)
@@ -83,11 +89,15 @@ def admin_token(
     config: ConfigOpt = None,
 ) -> None:
     """Print a server-scope token for a project, read from the local database and master key."""
+    from roomkey.service import load_settings
+
     settings = load_settings(config, database_url=database_url, data_dir=data_dir)
     typer.echo(asyncio.run(_admin_token(settings, project, ttl)))
 
 
 async def _admin_token(settings: ServerSettings, project: str | None, ttl: int) -> str:
+    from roomkey.service import RoomkeyService
+
     service = await RoomkeyService.open(settings)
     try:
         projects = sorted(service.ctx.state.projects)

@@ -1,0 +1,262 @@
+"""``roomkey token create | inspect | verify``: mint, explain and check tokens locally.
+
+Each command is thin: it turns flags into core objects (:class:`TokenMinter`,
+:func:`inspect_token`, :class:`TokenVerifier`) and prints what they return.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any
+
+import typer
+
+from roomkey.cli._common import (
+    EXIT_INVALID,
+    emit_json,
+    read_token,
+    remember_secret,
+    say_error,
+)
+from roomkey.cli._keyopts import (
+    ApiKeyOpt,
+    ApiSecretOpt,
+    JwksOpt,
+    KeyFileOpt,
+    KeyOptions,
+    KidOpt,
+    signing_key,
+    verification_keys,
+)
+from roomkey.cli._parsing import (
+    json_or_text,
+    parse_attributes,
+    parse_ttl,
+    permissions_from_flags,
+    role_and_overrides,
+)
+from roomkey.cli._render import render_inspection
+from roomkey.errors import TokenError, UnsupportedByDialectError
+from roomkey.inspecting import Inspection, inspect_token
+from roomkey.minting import MintedToken, TokenMinter
+from roomkey.verifying import DEFAULT_LEEWAY_S, TokenVerifier, VerifiedToken
+
+app = typer.Typer(no_args_is_help=True, help="Mint, inspect and verify access tokens.")
+
+
+class DialectName(StrEnum):
+    """The wire formats ``token create`` can write."""
+
+    NATIVE = "native"
+    LIVEKIT = "livekit"
+    VIDEOSDK = "videosdk"
+    HUDDLE01 = "huddle01"
+
+
+class JoinChoice(StrEnum):
+    """``--join`` values."""
+
+    DIRECT = "direct"
+    ASK = "ask"
+
+
+class ScopeChoice(StrEnum):
+    """The scope a token is checked for."""
+
+    ROOM = "room"
+    API = "api"
+
+
+TokenArg = Annotated[str, typer.Argument(help="The token, or - to read it from stdin.")]
+RoomOpt = Annotated[str | None, typer.Option("--room", help="Room the token is bound to.")]
+IdentityOpt = Annotated[str | None, typer.Option("--identity", help="Participant identity.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+CheckScopeOpt = Annotated[
+    ScopeChoice, typer.Option("--scope", help="Scope the token must have.", case_sensitive=False)
+]
+
+
+@app.command("create")
+def create(
+    api_key: ApiKeyOpt = None,
+    api_secret: ApiSecretOpt = None,
+    key_file: KeyFileOpt = None,
+    kid: KidOpt = None,
+    room: RoomOpt = None,
+    identity: IdentityOpt = None,
+    name: Annotated[str | None, typer.Option("--name", help="Display name.")] = None,
+    role: Annotated[
+        str | None,
+        typer.Option(
+            "--role",
+            help="Preset (host, coHost, guest, speaker, listener, bot) or a "
+            "custom role name defined by --grant.",
+        ),
+    ] = None,
+    grant: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--grant",
+            help="Permission override k=v (value parsed as JSON when it can "
+            "be), or a JSON object. Repeatable.",
+        ),
+    ] = None,
+    sources: Annotated[
+        str | None, typer.Option("--sources", help="Sources that may be published: cam,mic,...")
+    ] = None,
+    metadata: Annotated[
+        str | None, typer.Option("--metadata", help="Metadata: JSON, or else a plain string.")
+    ] = None,
+    attribute: Annotated[
+        list[str] | None, typer.Option("--attribute", help="Attribute k=v. Repeatable.")
+    ] = None,
+    ttl: Annotated[str, typer.Option("--ttl", help="Lifetime: 90s, 15m, 2h, 1d or seconds.")] = (
+        "15m"
+    ),
+    join: Annotated[
+        JoinChoice | None, typer.Option("--join", help="direct, or ask (wait in the lobby).")
+    ] = None,
+    scope: Annotated[str | None, typer.Option("--scope", help="room, api or room,api.")] = None,
+    dialect: Annotated[
+        DialectName, typer.Option("--dialect", help="Wire format.", case_sensitive=False)
+    ] = DialectName.NATIVE,
+    as_json: JsonOpt = False,
+) -> None:
+    """Mint a token. Prints only the token, unless --json."""
+    remember_secret(api_secret)
+    key = signing_key(KeyOptions(api_key, api_secret, key_file, kid))
+    permissions = permissions_from_flags(grant or [], sources, join, scope)
+    role_value, overrides = role_and_overrides(role, permissions)
+    minter = TokenMinter(key, dialect.value, api_key=api_key)
+    try:
+        minted = minter.mint(
+            identity=identity,
+            room=room,
+            role=role_value,
+            permissions=overrides,
+            name=name,
+            metadata=None if metadata is None else json_or_text(metadata),
+            attributes=parse_attributes(attribute or []),
+            ttl=parse_ttl(ttl),
+        )
+    except UnsupportedByDialectError as exc:
+        raise name_unsupported_field(exc) from None
+    if as_json:
+        emit_json(minted_to_dict(minted))
+    else:
+        typer.echo(minted.token)
+
+
+# What the dialects' refusals name, as the canonical field and the flag that sets it.
+_CLAIM_FLAGS = {"metadata": "--metadata", "name": "--name", "attributes": "--attribute"}
+_GRANT_FIELDS = ("sources", "join", "scope", "moderate", "hidden", "recorder")
+
+
+def name_unsupported_field(exc: UnsupportedByDialectError) -> UnsupportedByDialectError:
+    """The same refusal, naming the field and the flag to change."""
+    said = str(exc.details.get("field", ""))
+    if said in _CLAIM_FLAGS:
+        hint = f"field: {said}; leave out {_CLAIM_FLAGS[said]} for this format"
+    else:
+        field = next((f for f in _GRANT_FIELDS if f.rstrip("s") in said), said.split("=")[0])
+        hint = f"field: {field}; pick a --role, --grant or --sources this format can express"
+    return UnsupportedByDialectError(f"{exc.message} ({hint})", **exc.details)
+
+
+def minted_to_dict(minted: MintedToken) -> dict[str, Any]:
+    """The ``token create --json`` document."""
+    return {
+        "token": minted.token,
+        "dialect": minted.dialect,
+        "kid": minted.kid,
+        "jti": minted.claims.jti,
+        "expires_at": minted.claims.expires_at,
+        "claims": minted.claims.to_dict(),
+    }
+
+
+@app.command("inspect")
+def inspect(
+    token: TokenArg,
+    api_key: ApiKeyOpt = None,
+    api_secret: ApiSecretOpt = None,
+    key_file: KeyFileOpt = None,
+    kid: KidOpt = None,
+    jwks: JwksOpt = None,
+    room: RoomOpt = None,
+    identity: IdentityOpt = None,
+    scope: CheckScopeOpt = ScopeChoice.ROOM,
+    as_json: JsonOpt = False,
+) -> None:
+    """Explain a token without trusting it; with keys, also run each check.
+
+    Exits 0 when the token decodes, even with warnings; 1 when it cannot, or a check fails.
+    """
+    remember_secret(api_secret)
+    text = read_token(token)
+    opts = KeyOptions(api_key, api_secret, key_file, kid, jwks)
+    keys = verification_keys(opts) if opts.has_keys else None
+    report = inspect_token(text, keys=keys, room=room, identity=identity, scope=scope.value)
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        render_inspection(report)
+    _exit_for_inspection(report)
+
+
+def _exit_for_inspection(report: Inspection) -> None:
+    if report.error is not None:
+        say_error(f"cannot decode the token: {report.error}", "malformed")
+        raise typer.Exit(EXIT_INVALID)
+    failed = next((c for c in report.checks if c.status == "failed"), None)
+    if failed is not None:
+        say_error(f"{failed.step}: {failed.detail}", failed.code or "invalid_token")
+        raise typer.Exit(EXIT_INVALID)
+
+
+@app.command("verify")
+def verify(
+    token: TokenArg,
+    api_key: ApiKeyOpt = None,
+    api_secret: ApiSecretOpt = None,
+    key_file: KeyFileOpt = None,
+    kid: KidOpt = None,
+    jwks: JwksOpt = None,
+    room: RoomOpt = None,
+    identity: IdentityOpt = None,
+    scope: CheckScopeOpt = ScopeChoice.ROOM,
+    leeway: Annotated[
+        float, typer.Option("--leeway", help="Clock leeway in seconds (0 to 300).")
+    ] = DEFAULT_LEEWAY_S,
+) -> None:
+    """Run every check. Prints the claims as JSON (exit 0) or why the token is refused (exit 1)."""
+    remember_secret(api_secret)
+    text = read_token(token)
+    ring = verification_keys(KeyOptions(api_key, api_secret, key_file, kid, jwks))
+    verifier = TokenVerifier(ring, leeway_s=leeway)
+    try:
+        verified = verifier.verify(text, room=room, identity=identity, scope=scope.value)
+    except TokenError as exc:
+        emit_json({"valid": False, "code": exc.code, "message": exc.message, **_details(exc)})
+        raise  # the error boundary prints the stderr line and exits 1
+    emit_json(verified_to_dict(verified))
+
+
+def _details(exc: TokenError) -> dict[str, Any]:
+    return {"details": exc.details} if exc.details else {}
+
+
+def verified_to_dict(verified: VerifiedToken) -> dict[str, Any]:
+    """The ``token verify`` document for a valid token."""
+    return {
+        "valid": True,
+        "dialect": verified.dialect,
+        "kid": verified.kid,
+        "alg": verified.alg,
+        "grant": verified.grant.to_dict(),
+        "claims": verified.claims.to_dict(),
+        "unknown_keys": list(verified.unknown_keys),
+    }
+
+
+__all__ = ["DialectName", "JoinChoice", "ScopeChoice", "app", "minted_to_dict", "verified_to_dict"]

@@ -22,10 +22,10 @@ from roomkey.claims import (
     new_jti,
 )
 from roomkey.dialects import Dialect, get_dialect
-from roomkey.errors import ConfigurationError, InvalidClaimValueError
-from roomkey.grants import Grant, Scope
+from roomkey.errors import ConfigurationError, InvalidClaimValueError, InvalidGrantError
+from roomkey.grants import Grant, Scope, parse_scope
 from roomkey.keys import HmacKey, Key
-from roomkey.roles import CustomRole, Role, merge_overrides, resolve_role
+from roomkey.roles import API_ONLY, CustomRole, Role, merge_overrides, resolve_role
 
 DEFAULT_TTL_S = 15 * 60
 DEFAULT_MAX_TTL_S = 24 * 60 * 60
@@ -48,6 +48,16 @@ def ttl_seconds(ttl: timedelta | float | int) -> int:
     if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 1:
         raise InvalidClaimValueError("ttl must be at least one second", field="ttl")
     return int(seconds)
+
+
+def _api_only(scope: Any) -> bool:
+    """True when a requested scope names the API and not rooms."""
+    if scope is None:
+        return False
+    try:
+        return parse_scope(scope) == frozenset({Scope.API})
+    except InvalidGrantError:
+        return False  # merge_overrides reports it
 
 
 class TokenMinter:
@@ -85,9 +95,9 @@ class TokenMinter:
         self, role: Role | CustomRole | str | None, permissions: Mapping[str, Any] | None
     ) -> tuple[str | None, Grant]:
         """The role's name and the grant after merging ``permissions`` over it."""
-        if role is None:
-            role = Role.GUEST if not permissions or "scope" not in permissions else Role.BOT
-        name, base = resolve_role(role, self.custom_roles)
+        if role is None and permissions and _api_only(permissions.get("scope")):
+            return None, merge_overrides(API_ONLY, permissions)
+        name, base = resolve_role(Role.GUEST if role is None else role, self.custom_roles)
         return name, merge_overrides(base, permissions)
 
     def mint(

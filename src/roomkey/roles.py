@@ -17,6 +17,7 @@ from roomkey.grants import (
     ALL_SOURCES,
     Grant,
     JoinMode,
+    Scope,
     Source,
     parse_join,
     parse_scope,
@@ -63,6 +64,18 @@ DENY_ALL = Grant(
     can_send_data=False,
     can_recv_data=False,
     can_update_metadata=False,
+)
+
+# The starting set of a server-API token minted without a role: no media rights at all.
+# (Receiving data stays on because LiveKit cannot say otherwise; it means nothing to the API.)
+API_ONLY = Grant(
+    can_consume=False,
+    can_produce=False,
+    sources=_NONE,
+    can_send_data=False,
+    can_recv_data=True,
+    can_update_metadata=False,
+    scope=frozenset({Scope.API}),
 )
 
 # Aliases a caller may use for canonical fields (Huddle01's and LiveKit's spellings).
@@ -185,7 +198,8 @@ def merge_overrides(base: Grant, overrides: Mapping[str, Any] | None) -> Grant:
         changes["join"] = parse_join(changes["join"])
     if "scope" in changes:
         changes["scope"] = parse_scope(changes["scope"])
-    changes.update(_produce_and_sources(base, produce, sources, "sources" in fields))
+    turned_on = _sources_turned_on(fields.get("sources"))
+    changes.update(_produce_and_sources(base, produce, sources, turned_on))
     _refuse_ask_with_moderation(base, fields, changes)
     return base.replace(**changes)
 
@@ -214,11 +228,20 @@ def _source_map(value: Mapping[str, Any]) -> dict[Source, bool]:
     return out
 
 
+def _sources_turned_on(value: Any) -> bool:
+    """Whether the request itself allows some source (a map only turning sources off doesn't)."""
+    if value is None:
+        return False
+    if isinstance(value, Mapping):
+        return any(flag is True for flag in value.values())
+    return bool(parse_sources(value))
+
+
 def _produce_and_sources(
-    base: Grant, produce: bool | None, sources: frozenset[Source] | None, named: bool
+    base: Grant, produce: bool | None, sources: frozenset[Source] | None, turned_on: bool
 ) -> dict[str, Any]:
     if produce is False:
-        if named and sources:
+        if turned_on:
             raise InvalidGrantError(
                 "sources are named while can_produce is set false in the same request",
                 field="sources",
@@ -253,6 +276,7 @@ def _refuse_ask_with_moderation(
 
 __all__ = [
     "ALIASES",
+    "API_ONLY",
     "DENY_ALL",
     "MAX_ROLE_NAME",
     "PRESETS",

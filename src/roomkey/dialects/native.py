@@ -78,7 +78,7 @@ class NativeDialect:
         return payload
 
     def from_wire(self, payload: Mapping[str, Any]) -> WireRead:
-        if payload.get("rk") != VERSION:
+        if payload.get("rk") != VERSION or isinstance(payload.get("rk"), bool):  # true == 1
             raise InvalidClaimsError(
                 f"unsupported native version {payload.get('rk')!r}", claim="rk"
             )

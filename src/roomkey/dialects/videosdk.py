@@ -62,7 +62,9 @@ class VideoSdkDialect:
         if claims.identity is not None:
             payload["participantId"] = claims.identity
         payload["roles"] = [r for r, s in ROLES.items() if s in grant.scope]
-        return registered(claims, payload, nbf=False)
+        # VideoSDK's documented payload has no nbf (it reads as iat); a later start is written
+        # as a standard nbf rather than dropped, which would make the token valid too early.
+        return registered(claims, payload, nbf=claims.not_before != claims.issued_at)
 
     def from_wire(self, payload: Mapping[str, Any]) -> WireRead:
         permissions = str_list(payload, "permissions")

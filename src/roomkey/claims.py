@@ -7,6 +7,7 @@ and from its own payload layout.
 from __future__ import annotations
 
 import dataclasses
+import json
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -104,9 +105,12 @@ def check_metadata(value: Any, max_bytes: int = MAX_METADATA_BYTES) -> Any:
     if value is None:
         return None
     try:
+        json.dumps(value, allow_nan=False)  # orjson would write NaN as null: refuse it instead
         size = len(json_dumps(value))
-    except TypeError as exc:
-        raise InvalidClaimValueError("metadata must be JSON", field="metadata") from exc
+    except (TypeError, ValueError) as exc:
+        raise InvalidClaimValueError(
+            "metadata must be JSON (finite numbers only)", field="metadata"
+        ) from exc
     if size > max_bytes:
         raise MetadataTooLargeError(
             f"metadata is {size} bytes serialised; the limit is {max_bytes}",

@@ -89,6 +89,9 @@ def inspect_token(
     moment = time.time() if now is None else now
     report = Inspection()
     token = token.strip()
+    if len(token) > MAX_INSPECT_BYTES:
+        report.error = f"the token is {len(token)} bytes; inspection stops at {MAX_INSPECT_BYTES}"
+        return report
     _decode_leniently(token, report)
     if report.payload is not None:
         _explain(report, moment)
@@ -132,7 +135,7 @@ def _lenient_json(raw: bytes, name: str, report: Inspection) -> dict[str, Any] |
         report.warnings.append(f"{exc.message}; strict verifiers reject it")
     try:
         value = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         report.error = f"the {name} is not JSON"
         return None
     if not isinstance(value, dict):
@@ -143,7 +146,7 @@ def _lenient_json(raw: bytes, name: str, report: Inspection) -> dict[str, Any] |
 
 def _header_warnings(header: dict[str, Any], report: Inspection) -> None:
     alg = header.get("alg")
-    if alg not in SUPPORTED_ALGORITHMS:
+    if not isinstance(alg, str) or alg not in SUPPORTED_ALGORITHMS:
         report.warnings.append(
             f"alg {alg!r} is outside the safe set ({', '.join(sorted(SUPPORTED_ALGORITHMS))})"
         )
@@ -157,7 +160,7 @@ def _explain(report: Inspection, now: float) -> None:
         dialect = detect_dialect(report.payload)
         read = dialect.from_wire(report.payload)
     except RoomkeyError as exc:
-        report.error = exc.message
+        report.error = report.error or exc.message  # the first problem found is the one shown
         return
     report.dialect, report.claims = dialect.name, read.claims
     for key in read.unknown_keys:

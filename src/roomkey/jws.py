@@ -70,6 +70,8 @@ def parse(token: str | bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> ParsedToken
     Raises :class:`TokenTooLargeError`, :class:`MalformedTokenError`,
     :class:`ForbiddenHeaderError` or :class:`DisallowedAlgorithmError`.
     """
+    if not isinstance(token, str | bytes):
+        raise MalformedTokenError("a token is a string")
     if len(token) > max_bytes:
         raise TokenTooLargeError(
             f"the token is {len(token)} bytes; the limit is {max_bytes}", limit=max_bytes

@@ -23,11 +23,12 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 )
 
 from roomkey._codec import b64url_decode, b64url_encode, json_dumps
-from roomkey.errors import InvalidKeyError, WeakKeyError
+from roomkey.errors import InvalidKeyError, MalformedTokenError, WeakKeyError
 
 MIN_HMAC_BYTES = 32
 MIN_RSA_BITS = 2048
 _P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+_PUBLIC_KEY_PREFIXES = (b"-----BEGIN", b"ssh-", b"ecdsa-sha2-")
 
 
 class Algorithm(StrEnum):
@@ -101,6 +102,9 @@ class HmacKey(Key):
                 f"an HMAC secret must be at least {MIN_HMAC_BYTES} bytes (got {len(raw)})",
                 kid=kid,
             )
+        if raw.lstrip().startswith(_PUBLIC_KEY_PREFIXES):
+            # Key confusion (CVE-2022-29217 class): a public key is never an HMAC secret.
+            raise InvalidKeyError("an HMAC secret must not be PEM or SSH key material", kid=kid)
         self._secret = raw
 
     def sign(self, message: bytes) -> bytes:
@@ -329,7 +333,7 @@ def load_public_jwk(jwk: Mapping[str, Any], **kw: Any) -> _AsymmetricKey:
             key = RsaKey(kid, public=rsa.RSAPublicNumbers(e, n).public_key(), **kw)
         else:
             raise InvalidKeyError(f"unsupported JWK type {kty!r}")
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, MalformedTokenError) as exc:
         raise InvalidKeyError("the JWK is missing members or has invalid ones") from exc
     if "alg" in jwk and jwk["alg"] != key.alg.value:
         raise InvalidKeyError(f"JWK alg {jwk['alg']!r} does not fit a {kty} key")

@@ -120,7 +120,12 @@ class TokenVerifier:
             raise BadSignatureError(UNKNOWN_OR_BAD)
         read = dialect.from_wire(parsed.payload)
         return VerifiedToken(
-            read.claims, dialect.name, key.kid, key.alg.value, parsed.header, read.unknown_keys
+            read.claims,
+            dialect.name,
+            key.kid,
+            key.alg.value,
+            dict(parsed.header),
+            read.unknown_keys,
         )
 
     def _dialect_of(self, payload: dict[str, Any]) -> Dialect:
@@ -158,8 +163,9 @@ class TokenVerifier:
     def validate_registered(self, verified: VerifiedToken, *, now: float | None = None) -> None:
         """Step 7: ``exp`` required and not past, ``nbf``/``iat`` not ahead, iss, aud, sub, jti."""
         claims = verified.claims
-        self._check_times(claims, self._now() if now is None else now)
-        self._check_issuer(claims, verified.kid)
+        moment = self._now() if now is None else now
+        self._check_times(claims, moment)
+        self._check_issuer(claims, verified.kid, moment)
         self._check_subject(claims, verified.dialect)
 
     def validate_application(
@@ -171,7 +177,11 @@ class TokenVerifier:
         scope: Scope | str = Scope.ROOM,
     ) -> None:
         """Step 8: token kind, exact room and identity binding, then revocation."""
-        _check_scope(verified.claims, Scope(scope))
+        try:
+            wanted = Scope(scope)
+        except ValueError:
+            raise ConfigurationError(f"unknown scope {scope!r} (allowed: room, api)") from None
+        _check_scope(verified.claims, wanted)
         _check_binding(verified.claims, room, identity)
         self._check_revoked(verified.claims, verified.kid)
 
@@ -194,16 +204,24 @@ class TokenVerifier:
                     valid_from=moment,
                     seconds_early=int(wait),
                 )
-        start = claims.issued_at if claims.issued_at is not None else now
-        if exp - max(start, now - self.leeway_s) > self.max_lifetime_s + self.leeway_s:
+        # Both the remaining and the declared lifetime count: an old long-lived token is refused
+        # even near its end, so the maximum is a property of the token, not of the moment.
+        iat = claims.issued_at
+        remaining = exp - now
+        declared = exp - iat if iat is not None else remaining
+        if max(remaining, declared) > self.max_lifetime_s + self.leeway_s:
             raise LifetimeTooLongError(
                 f"the token lives longer than the maximum of {human_duration(self.max_lifetime_s)}",
                 max_lifetime_s=int(self.max_lifetime_s),
             )
 
-    def _check_issuer(self, claims: Claims, kid: str) -> None:
-        key = self.keys.get(kid)
-        expected = key.issuer if key is not None else None
+    def _check_issuer(self, claims: Claims, kid: str, now: float) -> None:
+        # Same clock as the signature check; a key gone since then fails closed rather than
+        # silently skipping the issuer binding.
+        key = self.keys.get(kid, now)
+        if key is None:
+            raise BadSignatureError(UNKNOWN_OR_BAD)
+        expected = key.issuer
         if expected is not None and claims.api_key != expected:
             raise WrongIssuerError("the token's API key is not the one its signing key serves")
         if claims.audience != self.audience:

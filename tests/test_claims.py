@@ -1,0 +1,129 @@
+"""Claims: the format-independent token content and the checks on each field."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+import pytest
+
+from roomkey.claims import (
+    MAX_METADATA_BYTES,
+    MAX_TEXT,
+    Claims,
+    check_attributes,
+    check_metadata,
+    check_text,
+    new_jti,
+)
+from roomkey.errors import InvalidClaimValueError, MetadataTooLargeError
+from roomkey.grants import Grant
+
+NOW = 1_795_000_000
+
+
+def _claims(**changes: Any) -> Claims:
+    base = Claims(
+        api_key="APIkey1",
+        identity="alice",
+        room="standup",
+        grant=Grant(),
+        issued_at=NOW,
+        not_before=NOW,
+        expires_at=NOW + 900,
+        jti="jti-1",
+    )
+    return base.replace(**changes)
+
+
+def test_claims_are_frozen_and_replace_makes_a_copy() -> None:
+    claims = _claims()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        claims.room = "other"  # type: ignore[misc]
+    moved = claims.replace(room="boardroom")
+    assert moved.room == "boardroom" and claims.room == "standup"
+
+
+def test_to_dict_is_json_ready_and_omits_absent_extras() -> None:
+    data = _claims(metadata={"a": 1}, attributes={"k": "v"}).to_dict()
+    assert json.loads(json.dumps(data)) == data
+    assert data["grant"] == Grant().to_dict()
+    assert data["attributes"] == {"k": "v"} and data["metadata"] == {"a": 1}
+    assert "audience" not in data and "kind" not in data and "room_config" not in data
+    full = _claims(audience="media", kind="agent", room_config={"max": 2}).to_dict()
+    assert (full["audience"], full["kind"], full["room_config"]) == ("media", "agent", {"max": 2})
+
+
+def test_defaults() -> None:
+    claims = _claims()
+    assert claims.attributes == {} and claims.metadata is None and claims.role is None
+
+
+@pytest.mark.parametrize("value", [None, ""])
+def test_check_text_absent(value: Any) -> None:
+    assert check_text(value, "room") is None
+    with pytest.raises(InvalidClaimValueError, match="room is required"):
+        check_text(value, "room", required=True)
+
+
+def test_check_text_limits() -> None:
+    assert check_text("x" * MAX_TEXT, "room") == "x" * MAX_TEXT
+    assert check_text("ünïcødé room", "room") == "ünïcødé room"
+    with pytest.raises(InvalidClaimValueError, match="longer than"):
+        check_text("x" * (MAX_TEXT + 1), "room")
+
+
+@pytest.mark.parametrize("value", [1, 1.5, True, ["a"], {"a": 1}, b"bytes"])
+def test_check_text_refuses_non_strings(value: Any) -> None:
+    with pytest.raises(InvalidClaimValueError, match="must be a string") as info:
+        check_text(value, "identity")
+    assert info.value.details == {"field": "identity"}
+
+
+@pytest.mark.parametrize("value", ["a\nb", "a\tb", "\x00", "a\u202eb", "a\x1b[31m"])
+def test_check_text_refuses_control_characters(value: str) -> None:
+    with pytest.raises(InvalidClaimValueError, match="control characters"):
+        check_text(value, "identity")
+
+
+def test_check_metadata_boundary() -> None:
+    assert check_metadata(None) is None
+    at_cap = "x" * (MAX_METADATA_BYTES - 2)
+    assert check_metadata(at_cap) == at_cap
+    with pytest.raises(MetadataTooLargeError):
+        check_metadata(at_cap + "x")
+    assert check_metadata("é" * 10, max_bytes=22) == "é" * 10  # bytes, not characters
+    with pytest.raises(MetadataTooLargeError):
+        check_metadata("é" * 11, max_bytes=22)
+
+
+@pytest.mark.parametrize("value", [0, False, "", [], {}, {"a": [1, None, True, 1.5]}])
+def test_check_metadata_keeps_any_json(value: Any) -> None:
+    assert check_metadata(value) == value
+
+
+@pytest.mark.parametrize("value", [object(), {1, 2}, b"x", {"a": object()}])
+def test_check_metadata_refuses_non_json(value: Any) -> None:
+    with pytest.raises(InvalidClaimValueError, match="metadata must be JSON") as info:
+        check_metadata(value)
+    assert info.value.details == {"field": "metadata"}
+
+
+def test_check_attributes() -> None:
+    assert check_attributes(None) == {}
+    assert check_attributes({"a": "1", "b": ""}) == {"a": "1", "b": ""}
+    result = check_attributes({"a": "1"})
+    assert isinstance(result, dict)
+    for bad in ({"a": 1}, {"a": None}, {2: "x"}, [("a", "b")], "a"):
+        with pytest.raises(InvalidClaimValueError):
+            check_attributes(bad)  # type: ignore[arg-type]
+    with pytest.raises(MetadataTooLargeError):
+        check_attributes({"k": "v" * MAX_METADATA_BYTES})
+
+
+def test_new_jti_is_random_and_url_safe() -> None:
+    jtis = {new_jti() for _ in range(1000)}
+    assert len(jtis) == 1000
+    alphabet = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+    assert all(len(j) == 22 and set(j) <= alphabet for j in jtis)

@@ -1,0 +1,195 @@
+"""Revocation rules: what each covers, what it leaves alone, lifting and pruning."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from roomkey.claims import Claims
+from roomkey.grants import Grant
+from roomkey.revocation import InMemoryRevocations, Revocation, RevocationChecker
+
+NOW = 1_795_000_000
+KID = "APIkey1"
+
+
+def _claims(**changes: Any) -> Claims:
+    base = Claims(
+        api_key=KID,
+        identity="alice",
+        room="standup",
+        grant=Grant(),
+        issued_at=NOW,
+        not_before=NOW,
+        expires_at=NOW + 900,
+        jti="jti-1",
+    )
+    return base.replace(**changes)
+
+
+@pytest.fixture
+def revocations() -> InMemoryRevocations:
+    return InMemoryRevocations()
+
+
+def test_empty_store_revokes_nothing(revocations: InMemoryRevocations) -> None:
+    checker: RevocationChecker = revocations
+    assert checker(_claims(), KID) is None
+    assert len(revocations) == 0 and revocations.rules() == []
+
+
+def test_jti_rule_matches_only_that_token(revocations: InMemoryRevocations) -> None:
+    rule = revocations.revoke_jti("jti-1", now=NOW, reason="leaked")
+    assert revocations(_claims(), KID) == rule
+    assert revocations(_claims(jti="jti-2"), KID) is None
+    assert revocations(_claims(jti=None), KID) is None
+    # a jti rule covers the token whenever it was issued
+    assert revocations(_claims(issued_at=NOW + 10**6), KID) == rule
+    assert rule.reason == "leaked" and rule.describe() == "jti 'jti-1'"
+
+
+@pytest.mark.parametrize("kind", ["identity", "identity-in-room", "room", "key"])
+def test_rules_cover_tokens_issued_at_or_before_them(
+    revocations: InMemoryRevocations, kind: str
+) -> None:
+    at = NOW + 100
+    if kind == "identity":
+        rule = revocations.revoke_identity("alice", now=at)
+    elif kind == "identity-in-room":
+        rule = revocations.revoke_identity("alice", room="standup", now=at)
+    elif kind == "room":
+        rule = revocations.revoke_room("standup", now=at)
+    else:
+        rule = revocations.revoke_key(KID, now=at)
+    assert revocations(_claims(issued_at=NOW), KID) == rule  # before
+    assert revocations(_claims(issued_at=at), KID) == rule  # at the same second
+    assert revocations(_claims(issued_at=at + 1), KID) is None  # a fresh token afterwards
+
+
+def test_without_iat_the_rules_use_nbf_then_fail_closed(revocations: InMemoryRevocations) -> None:
+    rule = revocations.revoke_room("standup", now=NOW)
+    assert revocations(_claims(issued_at=None, not_before=NOW + 1), KID) is None
+    assert revocations(_claims(issued_at=None, not_before=NOW), KID) == rule
+    assert revocations(_claims(issued_at=None, not_before=None), KID) == rule
+
+
+def test_rules_leave_other_identities_rooms_and_keys_alone(
+    revocations: InMemoryRevocations,
+) -> None:
+    revocations.revoke_identity("bob", now=NOW)
+    revocations.revoke_identity("alice", room="boardroom", now=NOW)
+    revocations.revoke_room("boardroom", now=NOW)
+    revocations.revoke_key("APIkey2", now=NOW)
+    revocations.revoke_jti("other", now=NOW)
+    assert revocations(_claims(), KID) is None
+    assert revocations(_claims(identity="Alice", room="Standup"), KID) is None
+
+
+def test_identity_rule_without_room_covers_every_room(revocations: InMemoryRevocations) -> None:
+    rule = revocations.revoke_identity("alice", now=NOW)
+    for room in ("standup", "boardroom", None):
+        assert revocations(_claims(room=room), KID) == rule
+    assert rule.describe() == "identity 'alice'"
+
+
+def test_identity_rule_in_a_room_covers_only_that_room(revocations: InMemoryRevocations) -> None:
+    rule = revocations.revoke_identity("alice", room="standup", now=NOW)
+    assert revocations(_claims(), KID) == rule
+    assert revocations(_claims(room="boardroom"), KID) is None
+    assert revocations(_claims(room=None), KID) is None
+    assert rule.describe() == "identity 'alice' in room 'standup'"
+
+
+def test_api_tokens_without_identity_or_room(revocations: InMemoryRevocations) -> None:
+    revocations.revoke_identity("alice", now=NOW)
+    revocations.revoke_room("standup", now=NOW)
+    assert revocations(_claims(identity=None, room=None), KID) is None
+    rule = revocations.revoke_key(KID, now=NOW)
+    assert revocations(_claims(identity=None, room=None), KID) == rule
+
+
+def test_issued_before_is_strict_and_keeps_the_latest_cut(
+    revocations: InMemoryRevocations,
+) -> None:
+    first = revocations.revoke_issued_before(NOW, now=NOW)
+    assert revocations(_claims(issued_at=NOW - 1), KID) == first
+    assert revocations(_claims(issued_at=NOW), KID) is None  # "before" is strict
+    later = revocations.revoke_issued_before(NOW + 10, now=NOW + 10)
+    assert revocations(_claims(issued_at=NOW + 5), KID) == later
+    revocations.revoke_issued_before(NOW - 100, now=NOW + 20)  # an earlier cut changes nothing
+    assert revocations(_claims(issued_at=NOW + 5), KID) == later
+    assert len(revocations) == 1
+    assert revocations(_claims(issued_at=None, not_before=None), KID) == later
+    assert later.describe() == f"every token issued before {NOW + 10}"
+
+
+def test_a_newer_rule_for_the_same_target_replaces_the_older(
+    revocations: InMemoryRevocations,
+) -> None:
+    revocations.revoke_room("standup", now=NOW)
+    newer = revocations.revoke_room("standup", now=NOW + 500)
+    assert len(revocations) == 1
+    assert revocations(_claims(issued_at=NOW + 400), KID) == newer
+
+
+def test_lift_removes_only_that_rule(revocations: InMemoryRevocations) -> None:
+    rules = [
+        revocations.revoke_jti("jti-1", now=NOW),
+        revocations.revoke_identity("alice", now=NOW),
+        revocations.revoke_identity("alice", room="standup", now=NOW),
+        revocations.revoke_room("standup", now=NOW),
+        revocations.revoke_key(KID, now=NOW),
+        revocations.revoke_issued_before(NOW + 1, now=NOW),
+    ]
+    assert len(revocations) == 6
+    for n, rule in enumerate(rules, 1):
+        revocations.lift(rule)
+        revocations.lift(rule)  # lifting twice is harmless
+        assert len(revocations) == 6 - n
+    assert revocations(_claims(), KID) is None
+
+
+def test_lift_ignores_a_stale_copy_of_a_replaced_rule(revocations: InMemoryRevocations) -> None:
+    old = revocations.revoke_room("standup", now=NOW)
+    new = revocations.revoke_room("standup", now=NOW + 5)
+    revocations.lift(old)
+    assert revocations.rules() == [new]
+
+
+def test_prune_drops_only_rules_past_their_expiry(revocations: InMemoryRevocations) -> None:
+    revocations.revoke_jti("a", expires_at=NOW + 10, now=NOW)
+    revocations.revoke_identity("alice", expires_at=NOW + 20, now=NOW)
+    revocations.revoke_room("r", expires_at=NOW + 30, now=NOW)
+    revocations.revoke_key("k", now=NOW)  # no expiry: kept for ever
+    revocations.revoke_issued_before(NOW, expires_at=NOW + 5, now=NOW)
+    assert revocations.prune(now=NOW) == 0
+    assert revocations.prune(now=NOW + 10) == 2  # expires_at is inclusive
+    assert revocations.prune(now=NOW + 10) == 0
+    assert revocations.prune(now=NOW + 10**9) == 2
+    assert [r.kind for r in revocations.rules()] == ["key"]
+
+
+def test_unknown_rule_kind_is_refused(revocations: InMemoryRevocations) -> None:
+    with pytest.raises(ValueError, match="unknown revocation kind"):
+        revocations.add(Revocation("everything", "x", NOW))
+
+
+def test_correct_with_many_rules(revocations: InMemoryRevocations) -> None:
+    """Lookups are by key, so correctness does not depend on how many rules are held."""
+    for n in range(20_000):
+        revocations.revoke_jti(f"revoked-{n}", now=NOW)
+        revocations.revoke_identity(f"user-{n}", now=NOW)
+        revocations.revoke_room(f"room-{n}", now=NOW)
+    assert len(revocations) == 60_000
+    assert revocations(_claims(), KID) is None
+    assert revocations(_claims(jti="revoked-19999"), KID) is not None
+    assert revocations(_claims(identity="user-123"), KID) is not None
+    assert revocations(_claims(room="room-7"), KID) is not None
+    assert revocations(_claims(identity="user-123", issued_at=NOW + 1), KID) is None
+
+
+def test_revocation_rules_are_frozen() -> None:
+    rule = Revocation("jti", "x", NOW)
+    with pytest.raises(AttributeError):
+        rule.value = "y"  # type: ignore[misc]

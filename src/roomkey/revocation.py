@@ -33,7 +33,8 @@ class Revocation:
         """A short phrase for error messages ("identity 'alice' in room 'r1'")."""
         where = f" in room {self.room!r}" if self.room else ""
         if self.kind == "issued_before":
-            return f"every token issued before {self.value}"
+            moment = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(float(self.value)))
+            return f"every token issued before {moment}"
         return f"{self.kind} {self.value!r}{where}"
 
 

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from roomkey import __version__
-from roomkey.cli import keys, server, tokens
+from roomkey.cli import keys, project, revoke, rooms, server, tokens
 from roomkey.cli._common import RoomkeyGroup
 
 app = typer.Typer(
@@ -26,6 +26,12 @@ app = typer.Typer(
 )
 app.add_typer(tokens.app, name="token")
 app.add_typer(keys.app, name="keys")
+app.add_typer(rooms.app, name="rooms")
+app.command("revoke")(revoke.revoke)
+app.add_typer(revoke.revocations_app, name="revocations")
+app.add_typer(project.roles_app, name="roles")
+app.add_typer(project.audit_app, name="audit")
+app.add_typer(project.project_app, name="project")
 app.command("serve")(server.serve)
 app.add_typer(server.db_app, name="db")
 app.add_typer(server.admin_app, name="admin")

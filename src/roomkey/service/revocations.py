@@ -33,6 +33,12 @@ class RevocationService:
         project = self.ctx.project(project_id)
         kind = _kind(jti, identity, room, kid, issued_before)
         now = self.ctx.now()
+        if issued_before is not None and issued_before > now:
+            raise InvalidClaimValueError(
+                "issued_before is in the future: it would also revoke tokens not issued yet "
+                "(including your own server tokens); use the current time at most",
+                field="issued_before",
+            )
         # After this no token the rule covers can still be valid (tokens live at most max_ttl).
         horizon = max(now, issued_before or 0) + project.record.settings.max_ttl_s
         record = RevocationRecord(
@@ -48,15 +54,19 @@ class RevocationService:
             issued_before=issued_before,
             reason=(reason or "")[:200],
         )
-        stored = await self.ctx.store.add_revocation(record)
-        project.revocations.add(to_rule(stored))
+        async with self.ctx.write_lock:
+            stored = await self.ctx.store.add_revocation(record)
+            self.ctx.project(project_id).revocations.add(to_rule(stored))
         return stored
 
     async def lift(self, project_id: str, revocation_id: str) -> RevocationRecord:
         """Lift a rule: tokens it covered are accepted again (if otherwise valid)."""
-        project = self.ctx.project(project_id)
-        record = await self.ctx.store.lift_revocation(project_id, revocation_id, now=self.ctx.now())
-        project.revocations.lift(to_rule(record))
+        self.ctx.project(project_id)
+        async with self.ctx.write_lock:
+            record = await self.ctx.store.lift_revocation(
+                project_id, revocation_id, now=self.ctx.now()
+            )
+            self.ctx.project(project_id).revocations.lift(to_rule(record))
         return record
 
     async def list_revocations(

@@ -37,6 +37,11 @@ class RoomService:
         self.ctx.project(project_id)
         custom = check_text(custom_id, "customRoomId")
         if custom is not None:
+            if "/" in custom:
+                raise InvalidClaimValueError(
+                    "customRoomId cannot contain '/' (it must be addressable in a URL path)",
+                    field="customRoomId",
+                )
             self._refuse_foreign(project_id, custom)
         if max_participants is not None and max_participants < 1:
             raise InvalidClaimValueError(

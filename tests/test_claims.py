@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from typing import Any
 
@@ -39,7 +38,7 @@ def _claims(**changes: Any) -> Claims:
 
 def test_claims_are_frozen_and_replace_makes_a_copy() -> None:
     claims = _claims()
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(AttributeError):
         claims.room = "other"  # type: ignore[misc]
     moved = claims.replace(room="boardroom")
     assert moved.room == "boardroom" and claims.room == "standup"

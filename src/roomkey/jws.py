@@ -57,11 +57,21 @@ def encode(payload: dict[str, Any], key: Key, *, kid: bool = True) -> str:
     return (signing_input + b"." + b64url_encode(key.sign(signing_input))).decode("ascii")
 
 
+_ENCODED_HEADERS: dict[tuple[str, str, bool], bytes] = {}
+
+
 def _header_b64(key: Key, with_kid: bool) -> bytes:
-    header: dict[str, str] = {"alg": key.alg.value, "typ": "JWT"}
-    if with_kid:
-        header["kid"] = key.kid
-    return b64url_encode(json_dumps(header))
+    cache_key = (key.alg.value, key.kid, with_kid)
+    encoded = _ENCODED_HEADERS.get(cache_key)
+    if encoded is None:
+        header: dict[str, str] = {"alg": key.alg.value, "typ": "JWT"}
+        if with_kid:
+            header["kid"] = key.kid
+        encoded = b64url_encode(json_dumps(header))
+        if len(_ENCODED_HEADERS) >= _HEADER_CACHE_MAX:
+            _ENCODED_HEADERS.clear()
+        _ENCODED_HEADERS[cache_key] = encoded
+    return encoded
 
 
 def parse(token: str | bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> ParsedToken:

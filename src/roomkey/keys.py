@@ -85,7 +85,7 @@ class HmacKey(Key):
     """HS256 with a shared secret of at least 32 bytes. The secret never appears in a repr."""
 
     alg = Algorithm.HS256
-    __slots__ = ("_secret",)
+    __slots__ = ("_mac", "_secret")
 
     def __init__(
         self,
@@ -106,12 +106,16 @@ class HmacKey(Key):
             # Key confusion (CVE-2022-29217 class): a public key is never an HMAC secret.
             raise InvalidKeyError("an HMAC secret must not be PEM or SSH key material", kid=kid)
         self._secret = raw
+        # Keyed once: copying a keyed HMAC is cheaper than keying one per token.
+        self._mac = hmac.new(raw, digestmod="sha256")
 
     def sign(self, message: bytes) -> bytes:
-        return hmac.digest(self._secret, message, "sha256")
+        mac = self._mac.copy()
+        mac.update(message)
+        return mac.digest()
 
     def verify(self, message: bytes, signature: bytes) -> bool:
-        return hmac.compare_digest(hmac.digest(self._secret, message, "sha256"), signature)
+        return hmac.compare_digest(self.sign(message), signature)
 
     def secret_bytes(self) -> bytes:
         """The secret itself, for storage or a one-time display. Never log it."""

@@ -140,13 +140,16 @@ def check_role_name(name: object) -> str:
     return name
 
 
+_PRESET_BY_VALUE = {role.value: role for role in Role}
+_PRESET_BY_FOLDED = {role.value.lower(): role for role in Role}
+
+
 def lookup_preset(name: str) -> Role | None:
     """The preset named ``name`` in any common spelling (``coHost``, ``CO_HOST``, ``co-host``)."""
-    folded = name.replace("_", "").replace("-", "").lower()
-    for role in Role:
-        if role.value.lower() == folded:
-            return role
-    return None
+    exact = _PRESET_BY_VALUE.get(name)
+    if exact is not None:
+        return exact
+    return _PRESET_BY_FOLDED.get(name.replace("_", "").replace("-", "").lower())
 
 
 def resolve_role(

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from roomkey import __version__
-from roomkey.api.errors import install_error_handlers
+from roomkey.api.errors import ERROR_RESPONSES, install_error_handlers
 from roomkey.api.metrics import Metrics
 from roomkey.api.middleware import BodyLimit, Observe
 from roomkey.api.ratelimit import RateLimiter
@@ -45,6 +45,7 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
         default_response_class=FastJSONResponse,
+        responses=ERROR_RESPONSES,
     )
     app.state.metrics = Metrics()
     app.state.limiter = RateLimiter()

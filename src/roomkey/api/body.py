@@ -41,4 +41,6 @@ def body_doc(model: type[BaseModel]) -> dict[str, Any]:
     """``openapi_extra`` documenting ``model`` as the JSON request body."""
     schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
     schema.pop("$defs", None)
-    return {"requestBody": {"required": False, "content": {"application/json": {"schema": schema}}}}
+    required = bool(schema.get("required"))  # an empty body is {}: fine unless a field is required
+    content = {"application/json": {"schema": schema}}
+    return {"requestBody": {"required": required, "content": content}}

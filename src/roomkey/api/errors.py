@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from roomkey.api.responses import FastJSONResponse
+from roomkey.api.schemas import ErrorPublic
 from roomkey.errors import RoomkeyError, TokenError
 
 log = logging.getLogger("roomkey.api")
@@ -89,7 +90,25 @@ async def _validation_error(request: Request, exc: Exception) -> FastJSONRespons
 async def _http_error(request: Request, exc: Exception) -> FastJSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-    return error_response(code, str(exc.detail), exc.status_code, headers=dict(exc.headers or {}))
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:  # every method of the path, not only the first route's
+        headers["Allow"] = ", ".join(_allowed_methods(request))
+    return error_response(code, str(exc.detail), exc.status_code, headers=headers)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """The documented methods of the requested path (from the app's OpenAPI document)."""
+    got = request.url.path.strip("/").split("/")
+    methods: set[str] = set()
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        want = template.strip("/").split("/")
+        same = len(want) == len(got)
+        if same and all(w[:1] == "{" or w == g for w, g in zip(want, got, strict=True)):
+            methods |= {m.upper() for m in operations if m in _HTTP_METHODS}
+    return sorted(methods)
+
+
+_HTTP_METHODS = {"get", "put", "post", "delete", "patch", "options", "head", "trace"}
 
 
 async def _unexpected(request: Request, exc: Exception) -> FastJSONResponse:
@@ -112,7 +131,7 @@ class ErrorBody(dict[str, Any]):
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": None, "description": desc}
+    status: {"model": ErrorPublic, "description": desc}
     for status, desc in (
         (400, "Bad request"),
         (401, "Token is invalid or expired"),

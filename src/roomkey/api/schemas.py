@@ -13,9 +13,9 @@ Dialect = Literal["native", "livekit", "videosdk", "huddle01"]
 
 
 class Strict(BaseModel):
-    """Base for request bodies: unknown fields are refused."""
+    """Base for request bodies: unknown fields are refused, and types are not coerced."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class ErrorPublic(BaseModel):

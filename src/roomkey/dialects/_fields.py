@@ -25,7 +25,7 @@ class WireRead:
 
 def unknown(mapping: Mapping[str, Any], known: Iterable[str], prefix: str = "") -> list[str]:
     """Dotted names of keys in ``mapping`` that are not in ``known``."""
-    known_set = set(known)
+    known_set = known if isinstance(known, frozenset) else frozenset(known)
     return [f"{prefix}{k}" for k in mapping if k not in known_set]
 
 

@@ -51,6 +51,9 @@ PERMISSION_KEYS = (
 )
 SOURCE_KEYS = ("cam", "mic", "screen")
 
+_TOP_SET = frozenset(TOP_KEYS)
+_PERMISSION_SET = frozenset(PERMISSION_KEYS)
+
 
 class Huddle01Dialect:
     """Huddle01 (asymmetric signature, ``kid`` header, permissions object)."""
@@ -92,7 +95,7 @@ class Huddle01Dialect:
             name=opt_str(payload, "displayName"),
             metadata=payload.get("metadata"),
         )
-        extra = unknown(payload, TOP_KEYS) + unknown(raw, PERMISSION_KEYS, "permissions.")
+        extra = unknown(payload, _TOP_SET) + unknown(raw, _PERMISSION_SET, "permissions.")
         sources = raw.get("canProduceSources")
         if isinstance(sources, dict):
             extra += unknown(sources, SOURCE_KEYS, "permissions.canProduceSources.")

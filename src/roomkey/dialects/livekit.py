@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from roomkey._codec import json_dumps
+from roomkey._memo import Memo
 from roomkey.claims import Claims
 from roomkey.dialects._fields import (
     WireRead,
@@ -83,6 +84,9 @@ TOP_KEYS = (
     "aud",
 )
 
+_TOP_SET = frozenset(TOP_KEYS)
+_VIDEO_SET = frozenset(VIDEO_KEYS)
+
 
 class LiveKitDialect:
     """LiveKit (``video`` grant, ``iss`` = API key, HS256, no ``kid``)."""
@@ -116,7 +120,7 @@ class LiveKitDialect:
             api_key=req_str(payload, "iss"),
             identity=opt_str(payload, "sub"),
             room=opt_str(video, "room"),
-            grant=_read_grant(video),
+            grant=_GRANTS.get_or(_grant_key(video), lambda: _read_grant(video)),
             issued_at=opt_time(payload, "iat"),
             not_before=opt_time(payload, "nbf"),
             expires_at=opt_time(payload, "exp"),
@@ -127,7 +131,7 @@ class LiveKitDialect:
             kind=opt_str(payload, "kind"),
             room_config=opt_map(payload, "roomConfig"),
         )
-        extra = unknown(payload, TOP_KEYS) + [_with_hint(k) for k in unknown(video, VIDEO_KEYS)]
+        extra = unknown(payload, _TOP_SET) + [_with_hint(k) for k in unknown(video, _VIDEO_SET)]
         extra += [f"video.canPublishSources[{s!r}]" for s in _unknown_sources(video)]
         return WireRead(claims, tuple(extra))
 
@@ -174,6 +178,17 @@ def _video(claims: Claims) -> dict[str, Any]:
     if grant.recorder:
         video["recorder"] = True
     return video
+
+
+_GRANTS: Memo[Grant] = Memo()
+
+
+def _grant_key(video: Mapping[str, Any]) -> bytes:
+    """The video grant's exact JSON without the room (which does not shape the Grant)."""
+    shape = dict(video)
+    shape.pop("room", None)
+    shape.pop("destinationRoom", None)
+    return json_dumps(shape)
 
 
 def _read_grant(video: Mapping[str, Any]) -> Grant:

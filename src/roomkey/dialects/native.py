@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from roomkey._codec import json_dumps
+from roomkey._memo import Memo
 from roomkey.claims import Claims
 from roomkey.dialects._fields import (
     WireRead,
@@ -26,6 +28,9 @@ from roomkey.errors import InvalidClaimsError, InvalidGrantError, MissingClaimEr
 from roomkey.grants import PERMISSION_FIELDS, Grant, parse_join, parse_scope, parse_sources
 
 VERSION = 1
+# Grants are immutable and few: remember them by their wire form (never handed to callers).
+_WIRE_GRANTS: Memo[dict[str, Any]] = Memo()
+_GRANTS: Memo[Grant] = Memo()
 _TOP = (
     "rk",
     "iss",
@@ -45,6 +50,9 @@ _TOP = (
     "grant",
 )
 _BOOLS = tuple(f for f in PERMISSION_FIELDS if f not in ("sources", "join", "scope"))
+
+_TOP_SET = frozenset(_TOP)
+_GRANT_SET = frozenset(PERMISSION_FIELDS)
 
 
 class NativeDialect:
@@ -74,7 +82,7 @@ class NativeDialect:
                 payload[key] = value
         if claims.attributes:
             payload["attributes"] = dict(claims.attributes)
-        payload["grant"] = claims.grant.to_dict()
+        payload["grant"] = _wire_grant(claims.grant)
         return payload
 
     def from_wire(self, payload: Mapping[str, Any]) -> WireRead:
@@ -89,7 +97,7 @@ class NativeDialect:
             api_key=req_str(payload, "iss"),
             identity=opt_str(payload, "sub"),
             room=opt_str(payload, "room"),
-            grant=_read_grant(raw_grant),
+            grant=_GRANTS.get_or(json_dumps(raw_grant), lambda: _read_grant(raw_grant)),
             issued_at=opt_time(payload, "iat"),
             not_before=opt_time(payload, "nbf"),
             expires_at=opt_time(payload, "exp"),
@@ -102,7 +110,7 @@ class NativeDialect:
             kind=opt_str(payload, "kind"),
             room_config=opt_map(payload, "room_config"),
         )
-        extra = unknown(payload, _TOP) + unknown(raw_grant, PERMISSION_FIELDS, "grant.")
+        extra = unknown(payload, _TOP_SET) + unknown(raw_grant, _GRANT_SET, "grant.")
         return WireRead(claims, tuple(extra))
 
     def issuer(self, payload: Mapping[str, Any]) -> str | None:
@@ -111,6 +119,15 @@ class NativeDialect:
 
     def matches(self, payload: Mapping[str, Any]) -> bool:
         return "rk" in payload
+
+
+def _wire_grant(grant: Grant) -> dict[str, Any]:
+    """``grant.to_dict()``, memoised: a copy of the remembered form (lists copied too)."""
+    shared = _WIRE_GRANTS.get_or(grant, grant.to_dict)
+    out = dict(shared)
+    out["sources"] = list(shared["sources"])
+    out["scope"] = list(shared["scope"])
+    return out
 
 
 def _read_grant(raw: Mapping[str, Any]) -> Grant:

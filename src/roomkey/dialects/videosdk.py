@@ -40,6 +40,8 @@ TOP_KEYS = (
 PERMISSIONS = ("allow_join", "ask_join", "allow_mod")
 ROLES = {"rtc": Scope.ROOM, "crawler": Scope.API}
 
+_TOP_SET = frozenset(TOP_KEYS)
+
 
 class VideoSdkDialect:
     """VideoSDK (``apikey``, ``permissions`` list, ``roles`` rtc/crawler, HS256)."""
@@ -84,7 +86,7 @@ class VideoSdkDialect:
             expires_at=opt_time(payload, "exp"),
             jti=opt_str(payload, "jti"),
         )
-        extra = unknown(payload, TOP_KEYS)
+        extra = unknown(payload, _TOP_SET)
         extra += [f"permissions[{p!r}]" for p in permissions if p not in PERMISSIONS]
         extra += [f"roles[{r!r}]" for r in str_list(payload, "roles") or [] if r not in ROLES]
         return WireRead(claims, tuple(extra))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ class Context:
     settings: ServerSettings
     state: ServerState = field(default_factory=ServerState)
     clock: Callable[[], float] = time.time
+    # held by a reload and by writes that must not be lost to a concurrent reload's swap
+    write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def now(self) -> int:
         """The current time in whole seconds."""

@@ -102,6 +102,10 @@ class RoomkeyService:
 
     async def reload(self) -> None:
         """Rebuild the in-memory state from the store and swap it in."""
+        async with self.ctx.write_lock:  # a revocation made meanwhile isn't swapped away
+            await self._reload()
+
+    async def _reload(self) -> None:
         store, fresh = self.ctx.store, ServerState()
         now = self.ctx.now()
         for project in await store.list_projects():
@@ -113,8 +117,9 @@ class RoomkeyService:
         for rev in await store.list_active_revocations(now):
             if rev.project_id in fresh.projects:
                 fresh.projects[rev.project_id].revocations.add(to_rule(rev))
-        self._swap(fresh)
-        for record in await store.list_all_active_keys(now=now):
+        records = await store.list_all_active_keys(now=now)
+        self._swap(fresh)  # no await from here on: verifiers never see an empty key ring
+        for record in records:
             self.keys.load(record)
 
     def _swap(self, fresh: ServerState) -> None:
@@ -210,9 +215,7 @@ class RoomkeyService:
                 for r in self.ctx.state.keys.values()
                 if r.project_id == project_id and r.purpose == "api"
             )
-        key = self.ctx.state.keyring.get(kid)
+        key = self.ctx.state.keyring.get(kid, self.ctx.now())
         assert key is not None, "the admin key is not loaded"
         minter = TokenMinter(key, "native", max_ttl_s=max(ttl_s, 60), now=self.ctx.clock)
-        return minter.mint(
-            identity="admin", role="bot", permissions={"scope": [Scope.API]}, ttl=ttl_s
-        ).token
+        return minter.mint(identity="admin", permissions={"scope": [Scope.API]}, ttl=ttl_s).token

@@ -101,6 +101,8 @@ class KeyService:
         old = await self.get(project_id, kid)
         if old.status != "active":
             raise ConflictError(f"key {kid!r} is disabled; create a new key instead")
+        if old.expires_at is not None and old.expires_at <= self.ctx.now():
+            raise ConflictError(f"key {kid!r} has expired; create a new key instead")
         secret: str | None = None
         if old.purpose == "api":
             new, secret = await self.create_api_key(project_id, old.description, rotated_from=kid)

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from roomkey.errors import InvalidClaimValueError, RoomkeyError, TokenError
 from roomkey.grants import Scope
+from roomkey.keys import Key
 from roomkey.minting import MintedToken, TokenMinter
+from roomkey.roles import CustomRole
 from roomkey.service.audit import AuditWriter
 from roomkey.service.auth import Caller
 from roomkey.service.context import Context
 from roomkey.service.keys import KeyService
 from roomkey.service.rooms import RoomService
-from roomkey.store import AuditRecord
+from roomkey.store import AuditRecord, ProjectSettings
 from roomkey.verifying import TokenVerifier, VerifiedToken
 
 
@@ -45,6 +47,20 @@ class VerifyOutcome:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+_MAX_MINTERS = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class _CachedMinter:
+    """A minter and the objects it was built from."""
+
+    key: Key
+    settings: ProjectSettings
+    roles: Mapping[str, CustomRole]
+    clock: Callable[[], float]
+    minter: TokenMinter
+
+
 class TokenService:
     """Mint for authenticated callers; verify against memory only."""
 
@@ -60,6 +76,7 @@ class TokenService:
             max_lifetime_s=30 * 24 * 3600,
             now=ctx.clock,
         )
+        self._minters: dict[tuple[str, str, str], _CachedMinter] = {}
 
     async def issue(self, caller: Caller, request: TokenRequest, endpoint: str) -> MintedToken:
         """Check, mint, audit (durably), and only then return the token."""
@@ -92,11 +109,25 @@ class TokenService:
         if dialect == "huddle01":
             key = self.keys.signing_key(caller.project_id)
         else:
-            key = self.ctx.state.keyring.get(caller.kid)  # type: ignore[assignment]
+            key = self.ctx.state.keyring.get(caller.kid, self.ctx.now())  # type: ignore[assignment]
             if key is None:
                 raise TokenError("the caller's key is no longer active")
         settings = project.record.settings
-        return TokenMinter(
+        # A minter is a pure function of these objects: reuse it while they are the same ones
+        # (a rotation or reload replaces the key object, a settings change the settings object,
+        # a reload the roles mapping; roles put or deleted in place are seen through it, and
+        # the clock is the context's current one).
+        cache_key = (caller.project_id, caller.kid, dialect)
+        cached = self._minters.get(cache_key)
+        if (
+            cached is not None
+            and cached.key is key
+            and cached.settings is settings
+            and cached.roles is project.roles
+            and cached.clock is self.ctx.clock
+        ):
+            return cached.minter
+        minter = TokenMinter(
             key,
             dialect,
             api_key=caller.kid,
@@ -105,6 +136,13 @@ class TokenService:
             custom_roles=project.roles,
             now=self.ctx.clock,
         )
+        minter.custom_roles = project.roles  # the live mapping, even while it is empty
+        if len(self._minters) >= _MAX_MINTERS:
+            self._minters.clear()
+        self._minters[cache_key] = _CachedMinter(
+            key, settings, project.roles, self.ctx.clock, minter
+        )
+        return minter
 
     def verify(
         self,

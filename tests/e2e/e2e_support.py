@@ -1,0 +1,129 @@
+"""Real `roomkey serve` processes for the end-to-end suite: free ports, banner parsing, logs."""
+
+from __future__ import annotations
+
+import re
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "store"))
+
+from store_support import pg_execute, postgres_url, require_service, run_in_thread
+
+ROOMKEY = Path(sys.executable).with_name("roomkey")
+START_TIMEOUT_S = 30.0
+
+__all__ = [
+    "Banner",
+    "Server",
+    "free_port",
+    "pg_execute",
+    "postgres_url",
+    "require_service",
+    "run_in_thread",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class Banner:
+    """What the first start printed (once)."""
+
+    project_id: str
+    api_key: str
+    api_secret: str
+    admin_token: str
+
+    @classmethod
+    def parse(cls, text: str) -> Banner:
+        def grab(pattern: str) -> str:
+            found = re.search(pattern, text, re.MULTILINE)
+            assert found, f"banner field {pattern!r} missing from:\n{text}"
+            return found.group(1)
+
+        return cls(
+            grab(r"^\s*project\s+(\S+)$"),
+            grab(r"^\s*API key\s+(\S+)$"),
+            grab(r"^\s*API secret\s+(\S+)"),
+            grab(r"admin token[^\n]*\n\s+(\S+)"),
+        )
+
+
+@dataclass
+class Server:
+    """One `roomkey serve` process on 127.0.0.1 with its output captured to files."""
+
+    data_dir: Path
+    log_dir: Path
+    database_url: str | None = None
+    runs: int = 0
+    process: subprocess.Popen[bytes] | None = None
+    port: int = 0
+    outputs: list[tuple[Path, Path]] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        assert self.process is None, "already running"
+        self.port = free_port()
+        self.runs += 1
+        out = self.log_dir / f"stdout.{self.runs}.txt"
+        err = self.log_dir / f"stderr.{self.runs}.txt"
+        self.outputs.append((out, err))
+        cmd = [str(ROOMKEY), "serve", "--port", str(self.port), "--data-dir", str(self.data_dir)]
+        if self.database_url:
+            cmd += ["--database-url", self.database_url]
+        with out.open("wb") as stdout, err.open("wb") as stderr:
+            self.process = subprocess.Popen(cmd, stdout=stdout, stderr=stderr)
+        self._wait_healthy()
+
+    def _wait_healthy(self) -> None:
+        assert self.process is not None
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"server exited early:\n{self.stderr()[-3000:]}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1.0).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)  # polling a real process for readiness, not a test-time sleep
+        raise AssertionError(f"server not healthy after {START_TIMEOUT_S}s:\n{self.stderr()}")
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=5)
+        self.process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def stdout(self, run: int | None = None) -> str:
+        return self.outputs[(run or self.runs) - 1][0].read_text(errors="replace")
+
+    def stderr(self, run: int | None = None) -> str:
+        return self.outputs[(run or self.runs) - 1][1].read_text(errors="replace")
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=10.0)

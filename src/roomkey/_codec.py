@@ -18,9 +18,9 @@ from roomkey.errors import MalformedTokenError
 
 MAX_JSON_DEPTH = 16
 
-_B64URL = re.compile(rb"[A-Za-z0-9_-]*")
 _ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 # Value of each base64url character, to check that unused trailing bits are zero.
+_B64URL = re.compile(rb"[A-Za-z0-9_-]*")
 _VALUE = {c: i for i, c in enumerate(_ALPHABET)}
 _TO_STANDARD = bytes.maketrans(b"-_", b"+/")
 _PADDING = {0: b"", 2: b"==", 3: b"="}
@@ -37,18 +37,21 @@ def b64url_decode(part: bytes, what: str) -> bytes:
     Canonical means re-encoding gives the same text: no padding, no characters outside the
     alphabet, no impossible length, and zero bits in the unused tail of the last character.
     """
-    if _B64URL.fullmatch(part) is None:
+    if b"+" in part or b"/" in part or b"=" in part:
         raise MalformedTokenError(f"{what} is not base64url (no padding, no '+' or '/')")
     rem = len(part) % 4
     if rem == 1:
+        if _B64URL.fullmatch(part) is None:  # name the worse problem first
+            raise MalformedTokenError(f"{what} is not base64url (no padding, no '+' or '/')")
         raise MalformedTokenError(f"{what} has an impossible base64url length")
+    try:
+        # strict mode refuses every other character outside the alphabet (whitespace included)
+        raw = binascii.a2b_base64(part.translate(_TO_STANDARD) + _PADDING[rem], strict_mode=True)
+    except binascii.Error:
+        raise MalformedTokenError(f"{what} is not base64url (no padding, no '+' or '/')") from None
     if rem and _VALUE[part[-1]] & (0x0F if rem == 2 else 0x03):
         raise MalformedTokenError(f"{what} is not canonical base64url")
-    try:
-        # The alphabet and length were checked above, so the plain decoder is exact here.
-        return binascii.a2b_base64(part.translate(_TO_STANDARD) + _PADDING[rem])
-    except binascii.Error as exc:  # pragma: no cover - excluded by the checks above
-        raise MalformedTokenError(f"{what} is not base64url") from exc
+    return raw
 
 
 def json_dumps(value: Any) -> bytes:

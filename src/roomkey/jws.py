@@ -8,8 +8,7 @@ key chosen from a fixed table.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from roomkey._codec import b64url_decode, b64url_encode, json_dumps, json_loads_object
 from roomkey.errors import (
@@ -29,8 +28,7 @@ _HEADER_CACHE: dict[bytes, dict[str, Any]] = {}
 _HEADER_CACHE_MAX = 1024
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedToken:
+class ParsedToken(NamedTuple):
     """A syntactically valid token whose signature has not been checked yet."""
 
     header: dict[str, Any]

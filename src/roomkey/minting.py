@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from roomkey import jws
 from roomkey.claims import (
@@ -32,8 +31,7 @@ DEFAULT_MAX_TTL_S = 24 * 60 * 60
 Clock = Callable[[], float]
 
 
-@dataclass(frozen=True, slots=True)
-class MintedToken:
+class MintedToken(NamedTuple):
     """A signed token with the claims it carries."""
 
     token: str

@@ -155,6 +155,8 @@ class InMemoryRevocations:
         issued = claims.issued_at if claims.issued_at is not None else claims.not_before
         if self._before is not None and (issued is None or issued < float(self._before.value)):
             return self._before
+        if not (self._identity or self._room or self._key):
+            return None  # the common case: only jti rules, or none at all
         for hit in self._candidates(claims, kid):
             if issued is None or issued <= hit.revoked_at:
                 return hit

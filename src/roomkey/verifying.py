@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from roomkey import jws
 from roomkey.claims import Claims
@@ -43,15 +42,14 @@ DEFAULT_MAX_LIFETIME_S = 24 * 60 * 60
 UNKNOWN_OR_BAD = "the signature does not verify with a known, active key"
 
 
-@dataclass(frozen=True, slots=True)
-class VerifiedToken:
+class VerifiedToken(NamedTuple):
     """A token whose signature verified; after :meth:`TokenVerifier.verify`, fully valid."""
 
     claims: Claims
     dialect: str
     kid: str
     alg: str
-    header: dict[str, Any] = field(repr=False)
+    header: dict[str, Any]
     unknown_keys: tuple[str, ...] = ()
 
     @property
@@ -178,7 +176,7 @@ class TokenVerifier:
     ) -> None:
         """Step 8: token kind, exact room and identity binding, then revocation."""
         try:
-            wanted = Scope(scope)
+            wanted = scope if type(scope) is Scope else Scope(scope)
         except ValueError:
             raise ConfigurationError(f"unknown scope {scope!r} (allowed: room, api)") from None
         _check_scope(verified.claims, wanted)

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from roomkey import __version__
 from roomkey.api.errors import ERROR_RESPONSES, install_error_handlers
+from roomkey.api.fast import install_fast_routes
 from roomkey.api.metrics import Metrics
 from roomkey.api.middleware import BodyLimit, Observe
 from roomkey.api.ratelimit import RateLimiter
@@ -54,6 +55,7 @@ def create_app(
     install_error_handlers(app)
     for module in (tokens, keys, rooms, roles, revocations, project, health):
         app.include_router(module.router)
+    install_fast_routes(app)
     app.add_middleware(Observe, metrics=app.state.metrics)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app

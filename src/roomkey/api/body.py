@@ -19,19 +19,24 @@ from roomkey.api.errors import ApiError
 M = TypeVar("M", bound=BaseModel)
 
 
+async def parse_body(request: Request, model: type[M]) -> M:
+    """The request body parsed as ``model`` (an empty body is ``{}``); raises 422 errors."""
+    raw = await request.body()
+    try:
+        data = orjson.loads(raw) if raw.strip() else {}
+    except orjson.JSONDecodeError:
+        raise ApiError("validation_error", "the request body is not valid JSON", 422) from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors(include_url=False)) from None
+
+
 def json_body(model: type[M]) -> Callable[[Request], Awaitable[M]]:
-    """A dependency that parses the request body as ``model`` (an empty body is ``{}``)."""
+    """A dependency that parses the request body as ``model``."""
 
     async def parse(request: Request) -> M:
-        raw = await request.body()
-        try:
-            data = orjson.loads(raw) if raw.strip() else {}
-        except orjson.JSONDecodeError:
-            raise ApiError("validation_error", "the request body is not valid JSON", 422) from None
-        try:
-            return model.model_validate(data)
-        except ValidationError as exc:
-            raise RequestValidationError(exc.errors(include_url=False)) from None
+        return await parse_body(request, model)
 
     parse.__name__ = f"parse_{model.__name__}"
     return parse

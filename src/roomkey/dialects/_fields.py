@@ -117,3 +117,51 @@ def registered(claims: Claims, payload: dict[str, Any], *, nbf: bool = True) -> 
     if claims.jti is not None:
         payload["jti"] = claims.jti
     return payload
+
+
+# ---- one-pass readers for the common, well-typed case ----------------------------------------
+# Each returns None (or _BAD) when anything is unusual; the caller then falls back to the
+# per-field readers above, which accept exactly the same inputs and give the precise error.
+
+_MAX_TIME = 2**53
+_BAD = object()
+
+
+def quick_texts(mapping: Mapping[str, Any], keys: tuple[str, ...]) -> list[str | None] | None:
+    """Optional string claims (empty → None), or None if one is not a string."""
+    get = mapping.get
+    out: list[str | None] = []
+    for key in keys:
+        text = get(key)
+        if text is not None and type(text) is not str:
+            return None
+        out.append(text or None)
+    return out
+
+
+def quick_times(payload: Mapping[str, Any]) -> list[int | None] | None:
+    """``iat``, ``nbf``, ``exp`` when each is absent or an in-range integer, else None."""
+    out: list[int | None] = []
+    for key in ("iat", "nbf", "exp"):
+        moment = payload.get(key)
+        if moment is None:
+            if key in payload:
+                return None
+        elif type(moment) is not int or not -_MAX_TIME <= moment <= _MAX_TIME:
+            return None
+        out.append(moment)
+    return out
+
+
+def quick_str_map(value: Any) -> Any:
+    """A string→string map ({} when absent), or ``_BAD``."""
+    if value is None:
+        return {}
+    if type(value) is not dict or any(type(v) is not str for v in value.values()):
+        return _BAD
+    return value
+
+
+def is_bad(value: Any) -> bool:
+    """True for the marker ``quick_str_map`` returns on a type it does not take."""
+    return value is _BAD

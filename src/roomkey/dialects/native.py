@@ -14,10 +14,14 @@ from roomkey._memo import Memo
 from roomkey.claims import Claims
 from roomkey.dialects._fields import (
     WireRead,
+    is_bad,
     opt_bool,
     opt_map,
     opt_str,
     opt_time,
+    quick_str_map,
+    quick_texts,
+    quick_times,
     registered,
     req_str,
     str_list,
@@ -93,11 +97,15 @@ class NativeDialect:
         raw_grant = opt_map(payload, "grant")
         if raw_grant is None:
             raise MissingClaimError("claim 'grant' is required", claim="grant")
-        claims = Claims(
+        grant = _GRANTS.get_or(json_dumps(raw_grant), lambda: _read_grant(raw_grant))
+        fast = _well_typed(payload, grant)
+        if fast is not None and payload.keys() <= _TOP_SET and raw_grant.keys() <= _GRANT_SET:
+            return WireRead(fast)
+        claims = fast or Claims(
             api_key=req_str(payload, "iss"),
             identity=opt_str(payload, "sub"),
             room=opt_str(payload, "room"),
-            grant=_GRANTS.get_or(json_dumps(raw_grant), lambda: _read_grant(raw_grant)),
+            grant=grant,
             issued_at=opt_time(payload, "iat"),
             not_before=opt_time(payload, "nbf"),
             expires_at=opt_time(payload, "exp"),
@@ -119,6 +127,40 @@ class NativeDialect:
 
     def matches(self, payload: Mapping[str, Any]) -> bool:
         return "rk" in payload
+
+
+_TEXTS = ("iss", "sub", "room", "jti", "role", "name", "aud", "kind")
+
+
+def _well_typed(payload: Mapping[str, Any], grant: Grant) -> Claims | None:
+    """The common case in one pass; None sends the payload to the exact per-field reader."""
+    texts = quick_texts(payload, _TEXTS)
+    times = quick_times(payload)
+    attributes = quick_str_map(payload.get("attributes"))
+    room_config = payload.get("room_config")
+    if texts is None or texts[0] is None or times is None or is_bad(attributes):
+        return None
+    if room_config is not None and type(room_config) is not dict:
+        return None
+    iss, sub, room, jti, role, name, aud, kind = texts
+    assert iss is not None
+    return Claims(
+        iss,
+        sub,
+        room,
+        grant,
+        times[0],
+        times[1],
+        times[2],
+        jti,
+        role,
+        name,
+        payload.get("metadata"),
+        attributes,
+        aud,
+        kind,
+        room_config,
+    )
 
 
 def _wire_grant(grant: Grant) -> dict[str, Any]:

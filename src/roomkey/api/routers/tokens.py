@@ -1,30 +1,22 @@
 """Token endpoints: the native request, LiveKit's standard endpoint, the seed's template route,
 the development sandbox, and verification with reasons.
 
-The two hot routes (``POST /token`` and ``POST /v1/tokens/verify``) also have a lean handler in
-:data:`FAST_HANDLERS`, which the ``Observe`` middleware calls instead of FastAPI's routing (its
-dependency solving costs more than the token itself). A lean handler serves the common case with
-the same code and the same response; it returns ``None`` before any side effect when anything is
-unusual (a body that does not parse or validate, a caller that does not authenticate...), and the
-request then goes through FastAPI as usual, so every error is FastAPI's own.
+`POST /token` and `POST /v1/tokens/verify` are also served by lean routes (:mod:`roomkey.api.fast`)
+that run the same steps; the definitions here document them and share their code.
 """
 
 from __future__ import annotations
 
-import inspect
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-import orjson
-from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import PlainTextResponse
-from starlette.responses import Response
-from starlette.types import Scope
 
 from roomkey.api.body import body_doc, json_body
-from roomkey.api.deps import IssuerDep, LimiterDep, ServiceDep, count_issuance
+from roomkey.api.deps import IssuerDep, LimiterDep, ServiceDep
 from roomkey.api.errors import ApiError
+from roomkey.api.metrics import Metrics
 from roomkey.api.responses import FastJSONResponse
 from roomkey.api.schemas import (
     LiveKitTokenPublic,
@@ -35,7 +27,6 @@ from roomkey.api.schemas import (
     VerifyPublic,
     VerifyRequest,
 )
-from roomkey.errors import RoomkeyError
 from roomkey.minting import MintedToken
 from roomkey.service import Caller, RoomkeyService, TokenRequest, VerifyOutcome
 from roomkey.service.auth import token_from_header
@@ -127,8 +118,15 @@ async def livekit_token(
     request: Request,
 ) -> FastJSONResponse:
     """LiveKit's standard token endpoint: `201 {server_url, participant_token}`."""
+    return await livekit_outcome(service, caller, body, request.app.state.metrics)
+
+
+async def livekit_outcome(
+    service: RoomkeyService, caller: Caller, body: LiveKitTokenRequest, metrics: Metrics
+) -> FastJSONResponse:
+    """Issue (and audit) the LiveKit-style token: shared with the lean route."""
     out = await _livekit_token(service, caller, body, "/token")
-    request.app.state.metrics.tokens_issued.labels("/token", "livekit").inc()
+    metrics.tokens_issued.labels("/token", "livekit").inc()
     return FastJSONResponse(out, status_code=201)
 
 
@@ -239,11 +237,18 @@ async def verify_token(
     request: Request,
 ) -> FastJSONResponse:
     """Valid or not, the normalised grant, and a precise reason (never a database query)."""
+    return verify_outcome(service, body, request.app.state.metrics)
+
+
+def verify_outcome(
+    service: RoomkeyService, body: VerifyRequest, metrics: Metrics
+) -> FastJSONResponse:
+    """Verify from memory and count the outcome: shared with the lean route."""
     outcome = service.tokens.verify(
         body.token, room=body.room, identity=body.identity, scope=body.scope
     )
     code = "valid" if outcome.valid else (outcome.error.code if outcome.error else "invalid")
-    request.app.state.metrics.verifications.labels(code).inc()
+    metrics.verifications.labels(code).inc()
     return FastJSONResponse(_outcome_body(outcome))
 
 
@@ -265,76 +270,3 @@ async def rtc_validate(
     code = "valid" if outcome.valid else (outcome.error.code if outcome.error else "invalid")
     request.app.state.metrics.verifications.labels(code).inc()
     return FastJSONResponse(_outcome_body(outcome), status_code=200 if outcome.valid else 401)
-
-
-# ---- lean handlers for the hot routes (see the module docstring) --------------------------
-
-FastHandler = Callable[[Scope, bytes], Awaitable[Response | None]]
-
-
-def _first_header(scope: Scope, name: bytes) -> str | None:
-    """The first ``name`` header, decoded as Starlette's ``request.headers.get`` does."""
-    for key, value in scope["headers"]:
-        if key.lower() == name:
-            decoded: str = value.decode("latin-1")
-            return decoded
-    return None
-
-
-def _parse(model: type[Any], body: bytes) -> Any:
-    """``json_body(model)``'s parse; raises on anything it would refuse."""
-    return model.model_validate(orjson.loads(body) if body.strip() else {})
-
-
-async def _error(app: FastAPI, scope: Scope, exc: Exception) -> Response:
-    """The response the app's exception handlers give ``exc`` (re-raised if none would)."""
-    for cls in type(exc).__mro__:
-        if cls is Exception:
-            break
-        handler = app.exception_handlers.get(cls)
-        if handler is not None:
-            response = handler(Request(scope), exc)
-            return await response if inspect.isawaitable(response) else response
-    raise exc
-
-
-async def _livekit_token_fast(scope: Scope, body: bytes) -> Response | None:
-    """``livekit_token`` without FastAPI's routing; ``None`` defers to it."""
-    app: FastAPI = scope["app"]
-    try:
-        request = _parse(LiveKitTokenRequest, body)
-        service: RoomkeyService = app.state.service
-        limiter = app.state.limiter
-        caller = service.authenticate(_first_header(scope, b"authorization"))
-    except Exception:  # nothing happened yet: FastAPI answers it, with its own error
-        return None
-    try:
-        count_issuance(caller, service, limiter)
-        out = await _livekit_token(service, caller, request, "/token")
-    except RoomkeyError as exc:
-        return await _error(app, scope, exc)
-    app.state.metrics.tokens_issued.labels("/token", "livekit").inc()
-    return FastJSONResponse(out, status_code=201)
-
-
-async def _verify_token_fast(scope: Scope, body: bytes) -> Response | None:
-    """``verify_token`` without FastAPI's routing; ``None`` defers to it."""
-    app: FastAPI = scope["app"]
-    try:
-        request = _parse(VerifyRequest, body)
-        service: RoomkeyService = app.state.service
-        outcome = service.tokens.verify(
-            request.token, room=request.room, identity=request.identity, scope=request.scope
-        )
-        out = _outcome_body(outcome)
-    except Exception:  # verifying has no side effect: FastAPI answers it, with its own error
-        return None
-    code = "valid" if outcome.valid else (outcome.error.code if outcome.error else "invalid")
-    app.state.metrics.verifications.labels(code).inc()
-    return FastJSONResponse(out)
-
-
-FAST_HANDLERS: dict[Callable[..., Any], FastHandler] = {
-    livekit_token: _livekit_token_fast,
-    verify_token: _verify_token_fast,
-}

@@ -59,7 +59,7 @@ _ENCODED_HEADERS: dict[tuple[str, str, bool], bytes] = {}
 
 
 def _header_b64(key: Key, with_kid: bool) -> bytes:
-    cache_key = (key.alg.value, key.kid, with_kid)
+    cache_key = (key.alg, key.kid, with_kid)
     encoded = _ENCODED_HEADERS.get(cache_key)
     if encoded is None:
         header: dict[str, str] = {"alg": key.alg.value, "typ": "JWT"}

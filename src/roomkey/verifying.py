@@ -110,7 +110,7 @@ class TokenVerifier:
         parsed = jws.parse(token, self.max_bytes)
         dialect = self._dialect_of(parsed.payload)
         key = self._select_key(parsed, dialect, moment)
-        if parsed.alg != key.alg.value:
+        if parsed.alg != key.alg:
             raise DisallowedAlgorithmError(
                 f"algorithm {parsed.alg!r} is not the one bound to the key", alg=parsed.alg
             )
@@ -121,7 +121,7 @@ class TokenVerifier:
             read.claims,
             dialect.name,
             key.kid,
-            key.alg.value,
+            key.alg,
             dict(parsed.header),
             read.unknown_keys,
         )

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from roomkey.store._audit_lane import SqliteAuditLane
 from roomkey.store._engine import WRITE_OPTION
 from roomkey.store._translate import translated
 from roomkey.store.errors import NotFoundError, StoreError
@@ -25,9 +26,11 @@ def clamp_limit(limit: int) -> int:
 class SqlBase:
     """Holds the engine; every query runs inside :meth:`_read` or :meth:`_write`."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, audit_lane: SqliteAuditLane | None = None) -> None:
         self._engine = engine
         self._closed = False
+        # SQLite files only: the audit group commit's own connection (see _audit_lane)
+        self._audit_lane = audit_lane
 
     @property
     def dialect(self) -> str:
@@ -47,6 +50,8 @@ class SqlBase:
         """Close every pooled connection. Later calls raise :class:`StoreError`."""
         self._closed = True
         with translated("close the database"):
+            if self._audit_lane is not None:
+                await self._audit_lane.close()
             await self._engine.dispose()
 
     @asynccontextmanager

@@ -18,7 +18,7 @@ from roomkey.store.url import StoreURL
 # BEGIN, so two writers queue on busy_timeout instead of failing on a lock upgrade mid-transaction
 WRITE_OPTION = "roomkey_write"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
-_SQLITE_PRAGMAS = (
+SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=NORMAL",
     "PRAGMA foreign_keys=ON",
@@ -77,7 +77,7 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
-        for pragma in _SQLITE_PRAGMAS:
+        for pragma in SQLITE_PRAGMAS:
             cursor.execute(pragma)
     finally:
         cursor.close()

@@ -80,6 +80,10 @@ class RevocationsAndAudit(SqlBase):
         """
         if not rows:
             return
+        if self._audit_lane is not None:
+            self._check_open("record issued tokens")
+            await self._audit_lane.insert(rows)
+            return
         async with self._write("record issued tokens") as conn:
             await conn.execute(insert(audit), [to_row(row) for row in rows])
 

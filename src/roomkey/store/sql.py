@@ -6,7 +6,8 @@ The operations live in one mixin per resource group; this module assembles them.
 
 from __future__ import annotations
 
-from roomkey.store._engine import create_engine
+from roomkey.store._audit_lane import SqliteAuditLane
+from roomkey.store._engine import SQLITE_BUSY_TIMEOUT_MS, SQLITE_PRAGMAS, create_engine
 from roomkey.store._projects_keys import ProjectsAndKeys
 from roomkey.store._revocations_audit import RevocationsAndAudit
 from roomkey.store._rooms_roles import RoomsAndRoles
@@ -34,13 +35,17 @@ async def open_store(url: str, *, schema: str | None = None) -> SqlStore:
         ConfigurationError: the URL or schema name is not usable.
         StoreError: the database cannot be reached or migrated.
     """
-    engine = create_engine(parse_store_url(url), schema=schema)
+    store_url = parse_store_url(url)
+    engine = create_engine(store_url, schema=schema)
     try:
         await upgrade_engine(engine, schema=schema)
     except BaseException:
         await engine.dispose()
         raise
-    return SqlStore(engine)
+    lane = None
+    if store_url.backend == "sqlite" and store_url.sqlite_path is not None:
+        lane = SqliteAuditLane(store_url.sqlite_path, SQLITE_PRAGMAS, SQLITE_BUSY_TIMEOUT_MS / 1000)
+    return SqlStore(engine, lane)
 
 
 def _implements_store(store: SqlStore) -> Store:

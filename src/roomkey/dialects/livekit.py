@@ -202,30 +202,43 @@ def _check_expressible(claims: Claims) -> None:
 
 
 def _video(claims: Claims) -> dict[str, Any]:
-    grant = claims.grant
-    video: dict[str, Any] = {}
-    if Scope.API in grant.scope:
-        video.update(roomCreate=True, roomList=True)
-    if grant.admin:
-        video["roomAdmin"] = True
-    if Scope.ROOM in grant.scope:
-        video["roomJoin"] = True
+    """The video grant; the parts before and after ``room`` depend on the grant only (memoised)."""
+    head, tail = _VIDEO_PARTS.get_or(claims.grant, lambda: _video_parts(claims.grant))
+    video = dict(head)
     if claims.room is not None:
         video["room"] = claims.room
-    video["canPublish"] = grant.can_produce
-    video["canSubscribe"] = grant.can_consume
-    video["canPublishData"] = grant.can_send_data
-    if grant.can_produce and grant.sources != ALL_SOURCES:
-        video["canPublishSources"] = [TO_LIVEKIT[s] for s in Source if s in grant.sources]
-    if grant.can_update_metadata:
-        video["canUpdateOwnMetadata"] = True
-    if grant.hidden:
-        video["hidden"] = True
-    if grant.recorder:
-        video["recorder"] = True
+    video.update(tail)
+    if "canPublishSources" in tail:
+        video["canPublishSources"] = list(tail["canPublishSources"])
     return video
 
 
+def _video_parts(grant: Grant) -> tuple[dict[str, Any], dict[str, Any]]:
+    head: dict[str, Any] = {}
+    if Scope.API in grant.scope:
+        head.update(roomCreate=True, roomList=True)
+    if grant.admin:
+        head["roomAdmin"] = True
+    if Scope.ROOM in grant.scope:
+        head["roomJoin"] = True
+    tail: dict[str, Any] = {
+        "canPublish": grant.can_produce,
+        "canSubscribe": grant.can_consume,
+        "canPublishData": grant.can_send_data,
+    }
+    if grant.can_produce and grant.sources != ALL_SOURCES:
+        tail["canPublishSources"] = tuple(TO_LIVEKIT[s] for s in Source if s in grant.sources)
+    for flag, on in (
+        ("canUpdateOwnMetadata", grant.can_update_metadata),
+        ("hidden", grant.hidden),
+        ("recorder", grant.recorder),
+    ):
+        if on:
+            tail[flag] = True
+    return head, tail
+
+
+_VIDEO_PARTS: Memo[tuple[dict[str, Any], dict[str, Any]]] = Memo()
 _GRANTS: Memo[Grant] = Memo()
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
 from enum import StrEnum
 from typing import Any
@@ -43,7 +44,7 @@ class Algorithm(StrEnum):
 SUPPORTED_ALGORITHMS = frozenset(a.value for a in Algorithm)
 
 
-class Key:
+class Key(ABC):
     """A key bound to one algorithm. ``kid`` names it; ``issuer`` is the API key it serves."""
 
     alg: Algorithm
@@ -61,13 +62,13 @@ class Key:
         """True when the key holds private material."""
         return True
 
+    @abstractmethod
     def sign(self, message: bytes) -> bytes:
         """The raw JWS signature of ``message``."""
-        raise NotImplementedError
 
+    @abstractmethod
     def verify(self, message: bytes, signature: bytes) -> bool:
         """True when ``signature`` is valid for ``message``; never raises for a bad signature."""
-        raise NotImplementedError
 
     def public_jwk(self) -> dict[str, Any] | None:
         """The public JWK, or None for a symmetric key (which is never published)."""
@@ -147,11 +148,13 @@ class _AsymmetricKey(Key):
             raise InvalidKeyError("this key holds only a public key; it cannot sign", kid=self.kid)
         return self._sign(message)
 
+    @abstractmethod
     def _sign(self, message: bytes) -> bytes:
-        raise NotImplementedError
+        """The signature, with the private key present."""
 
+    @abstractmethod
     def _public_members(self) -> dict[str, str]:
-        raise NotImplementedError
+        """The JWK members that identify the public key (RFC 7638)."""
 
     def public_jwk(self) -> dict[str, Any]:
         return {**self._public_members(), "kid": self.kid, "alg": self.alg.value, "use": "sig"}

@@ -15,6 +15,7 @@ from typing import Any
 from roomkey.errors import InvalidGrantError, InvalidRoleError
 from roomkey.grants import (
     ALL_SOURCES,
+    PERMISSION_FIELDS,
     Grant,
     JoinMode,
     Scope,
@@ -93,20 +94,7 @@ ALIASES: Mapping[str, str] = {
     "canUpdateOwnMetadata": "can_update_metadata",
     "roomAdmin": "admin",
 }
-_CANONICAL = (
-    "admin",
-    "can_consume",
-    "can_produce",
-    "sources",
-    "can_send_data",
-    "can_recv_data",
-    "can_update_metadata",
-    "join",
-    "moderate",
-    "hidden",
-    "recorder",
-    "scope",
-)
+_CANONICAL = PERMISSION_FIELDS
 
 
 @dataclass(frozen=True, slots=True)

@@ -87,6 +87,10 @@ class TokenVerifier:
         self.revocations = revocations
         self._now = now
 
+    def now(self) -> float:
+        """The verifier's current time (its injected clock)."""
+        return self._now()
+
     def verify(
         self,
         token: str | bytes,

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from roomkey import __version__
 from roomkey.api.errors import ERROR_RESPONSES, install_error_handlers
-from roomkey.api.fast import install_fast_routes
+from roomkey.api.hot import RoomkeyApp
 from roomkey.api.metrics import Metrics
 from roomkey.api.middleware import BodyLimit, Observe
 from roomkey.api.ratelimit import RateLimiter
@@ -55,7 +55,7 @@ def create_app(
             if owned:
                 await app.state.service.close()
 
-    app = FastAPI(
+    app = RoomkeyApp(
         title="roomkey",
         version=__version__,
         description=DESCRIPTION,
@@ -73,7 +73,7 @@ def create_app(
     install_error_handlers(app)
     for module in (tokens, keys, rooms, roles, revocations, project, health):
         app.include_router(module.router)
-    install_fast_routes(app)
     app.add_middleware(Observe, metrics=app.state.metrics)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.setup_hot_routes(settings.max_body_bytes)
     return app

@@ -21,7 +21,11 @@ M = TypeVar("M", bound=BaseModel)
 
 async def parse_body(request: Request, model: type[M]) -> M:
     """The request body parsed as ``model`` (an empty body is ``{}``); raises 422 errors."""
-    raw = await request.body()
+    return parse_json(await request.body(), model)
+
+
+def parse_json(raw: bytes, model: type[M]) -> M:
+    """``raw`` parsed as strict JSON and validated as ``model``; raises 422 errors."""
     try:
         data = orjson.loads(raw) if raw.strip() else {}
     except orjson.JSONDecodeError:

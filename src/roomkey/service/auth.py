@@ -91,7 +91,7 @@ class VerifiedCallerCache:
 
     def verify(self, verifier: TokenVerifier, token: str) -> VerifiedToken:
         """``verifier.verify(token, scope=Scope.API)``, skipping the parse and HMAC on a hit."""
-        now = verifier._now()
+        now = verifier.now()
         entry = self._entries.get(token)
         if (
             entry is not None

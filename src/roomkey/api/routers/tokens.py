@@ -1,8 +1,9 @@
 """Token endpoints: the native request, LiveKit's standard endpoint, the seed's template route,
 the development sandbox, and verification with reasons.
 
-`POST /token` and `POST /v1/tokens/verify` are also served by lean routes (:mod:`roomkey.api.fast`)
-that run the same steps; the definitions here document them and share their code.
+`POST /token` and `POST /v1/tokens/verify` are also served ahead of FastAPI's stack
+(:mod:`roomkey.api.hot`), running the same steps; the definitions here document them and share
+their code.
 """
 
 from __future__ import annotations

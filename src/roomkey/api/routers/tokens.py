@@ -234,10 +234,13 @@ def _outcome_body(outcome: VerifyOutcome) -> dict[str, Any]:
 async def verify_token(
     body: Annotated[VerifyRequest, Depends(json_body(VerifyRequest))],
     service: ServiceDep,
-    limiter: LimiterDep,
     request: Request,
 ) -> FastJSONResponse:
-    """Valid or not, the normalised grant, and a precise reason (never a database query)."""
+    """Valid or not, the normalised grant, and a precise reason (never a database query).
+
+    No caller token is needed: the answer reveals nothing the token's holder cannot learn by
+    joining, and media servers call this route with the participant's token alone.
+    """
     return verify_outcome(service, body, request.app.state.metrics)
 
 

@@ -32,8 +32,8 @@ from roomkey.cli.remote import (
     fail,
     note,
     print_record,
-    print_table,
     segment,
+    show_table,
 )
 from roomkey.keys import generate_key
 
@@ -189,10 +189,7 @@ def list_keys(
     """List the project's keys (never their secrets)."""
     with connect(server, token, api_key, api_secret) as client:
         keys = client.get("/v1/keys")
-    if as_json:
-        emit_json(keys)
-    else:
-        print_table(keys, _KEY_COLUMNS, "no keys")
+    show_table(keys, keys, _KEY_COLUMNS, "no keys", as_json)
 
 
 @app.command("rotate")

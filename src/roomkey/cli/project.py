@@ -23,8 +23,9 @@ from roomkey.cli.remote import (
     duration_s,
     note,
     print_record,
-    print_table,
     segment,
+    show_record,
+    show_table,
 )
 
 roles_app = typer.Typer(no_args_is_help=True, help="Custom roles on a roomkey server.")
@@ -68,7 +69,7 @@ def put_role(
     with connect(server, token, api_key, api_secret) as client:
         path = f"/v1/roles/{segment(name)}"
         role = client.call("PUT", path, body={"permissions": permissions})[1]
-    _show(role, as_json, f"role {name}")
+    show_record(role, as_json, f"role {name}")
 
 
 @roles_app.command("list")
@@ -82,10 +83,7 @@ def list_roles(
     """List the project's custom roles."""
     with connect(server, token, api_key, api_secret) as client:
         roles = client.get("/v1/roles")
-    if as_json:
-        emit_json(roles)
-    else:
-        print_table(roles, _ROLE_COLUMNS, "no custom roles")
+    show_table(roles, roles, _ROLE_COLUMNS, "no custom roles", as_json)
 
 
 @roles_app.command("get")
@@ -100,7 +98,7 @@ def get_role(
     """Show a custom role and its effective grant."""
     with connect(server, token, api_key, api_secret) as client:
         role = client.get(f"/v1/roles/{segment(name)}")
-    _show(role, as_json, f"role {name}")
+    show_record(role, as_json, f"role {name}")
 
 
 @roles_app.command("delete")
@@ -138,10 +136,7 @@ def list_audit(
     """List issued tokens, newest first."""
     with connect(server, token, api_key, api_secret) as client:
         page = client.get("/v1/audit", limit=limit, cursor=cursor, room=room, identity=identity)
-    if as_json:
-        emit_json(page)
-        return
-    print_table(page["data"], _AUDIT_COLUMNS, "no issued tokens")
+    show_table(page, page["data"], _AUDIT_COLUMNS, "no issued tokens", as_json)
     if page.get("next_cursor"):
         note(f"more rows: --cursor {page['next_cursor']}")
 
@@ -212,13 +207,6 @@ def _show_project(project: dict[str, Any], as_json: bool) -> None:
     settings = project.get("settings", {})
     print_record({k: v for k, v in project.items() if k != "settings"}, "project")
     print_record(settings, "settings")
-
-
-def _show(record: dict[str, Any], as_json: bool, title: str) -> None:
-    if as_json:
-        emit_json(record)
-    else:
-        print_record(record, title)
 
 
 __all__ = ["audit_app", "project_app", "roles_app"]

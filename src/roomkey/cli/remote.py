@@ -33,6 +33,7 @@ from roomkey.cli._common import (
     EXIT_INVALID,
     EXIT_USAGE,
     UsageProblem,
+    emit_json,
     remember_secret,
     say_error,
 )
@@ -259,6 +260,28 @@ def print_table(
     for row in rows:
         table.add_row(*(Text(_shown(row, field)) for field, _ in columns))
     console.print(table)
+
+
+def show_table(
+    document: Any,
+    rows: Sequence[Mapping[str, Any]],
+    columns: Sequence[tuple[str, str]],
+    empty: str,
+    as_json: bool,
+) -> None:
+    """``document`` as JSON with ``--json``; otherwise ``rows`` as a table."""
+    if as_json:
+        emit_json(document)
+    else:
+        print_table(rows, columns, empty)
+
+
+def show_record(record: Mapping[str, Any], as_json: bool, title: str | None = None) -> None:
+    """``record`` as JSON with ``--json``; otherwise as ``field  value`` lines."""
+    if as_json:
+        emit_json(record)
+    else:
+        print_record(record, title)
 
 
 def print_record(record: Mapping[str, Any], title: str | None = None) -> None:

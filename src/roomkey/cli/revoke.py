@@ -29,8 +29,8 @@ from roomkey.cli.remote import (
     TokenOpt,
     connect,
     print_record,
-    print_table,
     segment,
+    show_table,
 )
 
 revocations_app = typer.Typer(no_args_is_help=True, help="Revocation rules on a roomkey server.")
@@ -161,10 +161,7 @@ def list_revocations(
     """List the project's revocation rules."""
     with connect(server, token, api_key, api_secret) as client:
         rules = client.get("/v1/revocations", include_lifted=str(include_lifted).lower())
-    if as_json:
-        emit_json(rules)
-    else:
-        print_table(rules, _RULE_COLUMNS, "no revocation rules")
+    show_table(rules, rules, _RULE_COLUMNS, "no revocation rules", as_json)
 
 
 @revocations_app.command("lift")

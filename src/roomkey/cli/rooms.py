@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from roomkey.cli._common import InvalidJsonError, emit_json, parse_json
+from roomkey.cli._common import InvalidJsonError, parse_json
 from roomkey.cli._keyopts import ApiKeyOpt, ApiSecretOpt
 from roomkey.cli.remote import (
     DEFAULT_URL,
@@ -22,9 +22,9 @@ from roomkey.cli.remote import (
     TokenOpt,
     connect,
     note,
-    print_record,
-    print_table,
     segment,
+    show_record,
+    show_table,
 )
 
 app = typer.Typer(no_args_is_help=True, help="Rooms on a roomkey server.")
@@ -73,7 +73,7 @@ def create(
         status, room = client.call("POST", "/v1/rooms", body=body)
     if status == 200:
         note(f"room {custom_id!r} already existed; showing it")
-    _show_room(room, as_json, "created room" if status == 201 else "existing room")
+    show_record(room, as_json, "created room" if status == 201 else "existing room")
 
 
 @app.command("list")
@@ -96,10 +96,7 @@ def list_rooms(
     """List rooms, newest first: one page, or every page with --all."""
     with connect(server, token, api_key, api_secret) as client:
         page = _pages(client, limit, cursor, all_pages)
-    if as_json:
-        emit_json(page)
-        return
-    print_table(page["data"], _ROOM_COLUMNS, "no rooms")
+    show_table(page, page["data"], _ROOM_COLUMNS, "no rooms", as_json)
     if page["next_cursor"]:
         note(f"more rooms: --cursor {page['next_cursor']} (or --all)")
 
@@ -125,7 +122,7 @@ def get(
     """Show a room by id or custom id."""
     with connect(server, token, api_key, api_secret) as client:
         room = client.get(f"/v1/rooms/{segment(room_id)}")
-    _show_room(room, as_json, "room")
+    show_record(room, as_json, "room")
 
 
 @app.command("validate")
@@ -140,7 +137,7 @@ def validate(
     """Exit 0 when the room exists and is active; 1 with the reason otherwise."""
     with connect(server, token, api_key, api_secret) as client:
         room = client.get(f"/v1/rooms/validate/{segment(room_id)}")
-    _show_room(room, as_json, "valid: the room exists and is active")
+    show_record(room, as_json, "valid: the room exists and is active")
 
 
 @app.command("deactivate")
@@ -155,7 +152,7 @@ def deactivate(
     """Deactivate a room: its tokens are refused from now on."""
     with connect(server, token, api_key, api_secret) as client:
         room = client.post(f"/v1/rooms/{segment(room_id)}/deactivate")
-    _show_room(room, as_json, "deactivated room")
+    show_record(room, as_json, "deactivated room")
 
 
 def _json_object(text: str) -> dict[str, Any]:
@@ -163,13 +160,6 @@ def _json_object(text: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise InvalidJsonError('--metadata must be a JSON object, like \'{"topic":"sync"}\'')
     return value
-
-
-def _show_room(room: dict[str, Any], as_json: bool, title: str) -> None:
-    if as_json:
-        emit_json(room)
-    else:
-        print_record(room, title)
 
 
 __all__ = ["app"]

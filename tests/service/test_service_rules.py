@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from roomkey.errors import InvalidClaimValueError, InvalidGrantError, InvalidRol
 from roomkey.grants import Scope
 from roomkey.minting import AccessToken
 from roomkey.service import AuthenticationError, ForbiddenError, RoomkeyService, TokenRequest
-from roomkey.store import NotFoundError
+from roomkey.store import NotFoundError, StoreError
 
 
 async def issue(service: RoomkeyService, **kw: Any) -> str:
@@ -168,3 +169,52 @@ async def test_participant_token_is_forbidden_on_the_management_api(
     with pytest.raises(ForbiddenError) as info:
         service.authenticate(by_signing_key)
     assert info.value.details["reason"] == "wrong_key"
+
+
+async def test_a_crowd_joining_a_new_room_creates_it_once(
+    service: RoomkeyService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = service.ctx.store
+    writes: list[str | None] = []
+    create_room = store.create_room
+
+    async def counted(record: Any) -> Any:
+        writes.append(record.custom_id)
+        return await create_room(record)
+
+    monkeypatch.setattr(store, "create_room", counted)
+    caller = caller_of(service)
+    requests = [TokenRequest(identity=f"p{i}", room="all-hands") for i in range(50)]
+    minted = await asyncio.gather(
+        *(service.tokens.issue(caller, request, "/v1/tokens") for request in requests)
+    )
+    assert writes == ["all-hands"]
+    rooms = {code_of(service, m.token, room="all-hands") for m in minted}
+    assert rooms == {None}  # every token valid for the one room
+    again = await service.rooms.resolve_for_issue(caller.project_id, "all-hands")
+    assert writes == ["all-hands"] and again.custom_id == "all-hands"
+
+
+async def test_a_failed_first_use_is_reported_to_every_waiter_and_retried_later(
+    service: RoomkeyService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = service.ctx.store
+    create_room = store.create_room
+    calls: list[int] = []
+
+    async def failing_once(record: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            await asyncio.sleep(0.01)
+            raise StoreError("create a room failed")
+        return await create_room(record)
+
+    monkeypatch.setattr(store, "create_room", failing_once)
+    project = caller_of(service).project_id
+    results = await asyncio.gather(
+        *(service.rooms.resolve_for_issue(project, "standup") for _ in range(5)),
+        return_exceptions=True,
+    )
+    assert all(isinstance(r, StoreError) for r in results) and len(calls) == 1
+    room = await service.rooms.resolve_for_issue(project, "standup")
+    assert room.custom_id == "standup" and len(calls) == 2

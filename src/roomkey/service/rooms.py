@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from roomkey.claims import check_metadata, check_text
@@ -23,6 +24,9 @@ class RoomService:
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
+        # rooms being created on first use, so that a crowd joining a new room at once
+        # makes one database write, not one each
+        self._first_use: dict[tuple[str, str], asyncio.Future[tuple[RoomRecord, bool]]] = {}
 
     async def create(
         self,
@@ -93,10 +97,27 @@ class RoomService:
         self._refuse_foreign(project_id, name)
         room = project.room(name)
         if room is None and project.record.settings.auto_create_rooms:
-            room, _ = await self.create(project_id, custom_id=name)
+            room = await self._create_on_first_use(project_id, name)
         check_room_usable(room, name)
         assert room is not None
         return room
+
+    async def _create_on_first_use(self, project_id: str, name: str) -> RoomRecord:
+        """Create the room ``name``; concurrent callers for the same room share one write."""
+        key = (project_id, name)
+        pending = self._first_use.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(self.create(project_id, custom_id=name))
+            self._first_use[key] = pending
+            pending.add_done_callback(lambda done: self._forget_first_use(key, done))
+        # shielded: a caller that goes away does not cancel the creation the others wait for
+        room, _ = await asyncio.shield(pending)
+        return room
+
+    def _forget_first_use(self, key: tuple[str, str], done: asyncio.Future[Any]) -> None:
+        self._first_use.pop(key, None)
+        if not done.cancelled():
+            done.exception()  # retrieved here: every waiter may have gone
 
     def check_for_verify(self, project_id: str, name: str | None) -> None:
         """Refuse a token whose room is deactivated, or unknown where rooms aren't auto-created.

@@ -121,8 +121,18 @@ def test_check_attributes() -> None:
         check_attributes({"k": "v" * MAX_METADATA_BYTES})
 
 
-def test_new_jti_is_random_and_url_safe() -> None:
-    jtis = {new_jti() for _ in range(1000)}
-    assert len(jtis) == 1000
+def test_new_jti_is_unique_and_url_safe() -> None:
+    jtis = {new_jti() for _ in range(1000)} | {new_jti(1_800_000_000.0) for _ in range(1000)}
+    assert len(jtis) == 2000  # unique even when the clock stands still
     alphabet = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
     assert all(len(j) == 22 and set(j) <= alphabet for j in jtis)
+
+
+def test_new_jti_sorts_by_time() -> None:
+    # every millisecond step, including those that roll a character over ("z" -> "0" in
+    # plain base64url would sort backwards)
+    times = [1_700_000_000 + i / 1000 for i in range(0, 70_000, 7)] + [0.0, 2.0**47 / 1000]
+    times.sort()
+    jtis = [new_jti(t) for t in times]
+    assert jtis == sorted(jtis)
+    assert new_jti(5.0)[:8] == new_jti(5.0)[:8] != new_jti(5.001)[:8]  # 48 bits of time

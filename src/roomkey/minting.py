@@ -146,7 +146,8 @@ class TokenMinter:
             raise InvalidClaimValueError(
                 f"ttl {ttl_s}s is longer than the maximum {self.max_ttl_s}s", field="ttl"
             )
-        now = int(self._now())
+        now_s = self._now()
+        now = int(now_s)
         identity = check_text(fields.get("identity"), "identity")
         if Scope.ROOM in grant.scope and identity is None:
             raise InvalidClaimValueError("identity is required for a room token", field="identity")
@@ -161,7 +162,7 @@ class TokenMinter:
             issued_at=now,
             not_before=now if not_before is None else int(not_before),
             expires_at=now + ttl_s,
-            jti=new_jti(),
+            jti=new_jti(now_s),
             role=fields.get("role"),
             name=check_text(fields.get("name"), "name"),
             metadata=check_metadata(fields.get("metadata")),

@@ -283,8 +283,9 @@ async def test_audit_pagination_with_filters(db: SqlStore) -> None:
 
 async def test_audit_batch_is_one_transaction(db: SqlStore) -> None:
     lane = db._audit_lane
-    if lane is not None:  # SQLite files: the group commit runs on its own sqlite3 connection
+    if lane is not None:  # SQLite files: the group commit runs on the lane's own connections
         statements: list[str] = []
+        lane._loop_connection().set_trace_callback(statements.append)
         await asyncio.get_running_loop().run_in_executor(
             lane._executor, lambda: lane._connection().set_trace_callback(statements.append)
         )

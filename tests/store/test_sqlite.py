@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 from store_factories import NOW, audit, key, project, revocation, role, room
 
-from roomkey.store import ProjectSettings, SqlStore, open_store
+from roomkey.store import ConflictError, ProjectSettings, SqlStore, open_store
 from roomkey.store._engine import SQLITE_BUSY_TIMEOUT_MS
 
 
@@ -65,5 +68,94 @@ async def test_in_memory_database_works(tmp_path: Path) -> None:
     try:
         await store.create_project(project("p1", created_at=NOW))
         assert [p.id for p in await store.list_projects()] == ["p1"]
+    finally:
+        await store.close()
+
+
+async def _audit_count(store: SqlStore) -> int:
+    async with store._engine.connect() as conn:
+        count: int = (await conn.execute(text("SELECT count(*) FROM audit"))).scalar_one()
+    return count
+
+
+async def test_audit_batch_commits_on_the_loop_thread_when_the_lock_is_free(
+    tmp_path: Path,
+) -> None:
+    store = await open_store(f"sqlite:///{tmp_path / 'rk.db'}")
+    try:
+        await store.create_project(project("p1"))
+        lane = store._audit_lane
+        assert lane is not None
+        loop_statements: list[str] = []
+        lane._loop_connection().set_trace_callback(loop_statements.append)
+        await store.insert_audit_many([audit() for _ in range(3)])
+        assert loop_statements.count("COMMIT") == 1
+        assert lane._conn is None  # the worker thread's connection was never needed
+        loop_conn = lane._loop_connection()
+        assert loop_conn.execute("PRAGMA busy_timeout").fetchone() == (0,)
+        assert loop_conn.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)
+        assert await _audit_count(store) == 3
+    finally:
+        await store.close()
+
+
+async def test_audit_batch_waits_on_the_thread_while_another_writer_holds_the_lock(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "rk.db"
+    store = await open_store(f"sqlite:///{path}")
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        await store.create_project(project("p1"))
+        other.execute("BEGIN IMMEDIATE")  # another writer holds the write lock
+        pending = asyncio.ensure_future(store.insert_audit_many([audit("held")]))
+        await asyncio.sleep(0.2)
+        assert not pending.done()  # waiting on the lane's thread, not failing, not blocking us
+        other.execute("COMMIT")
+        await asyncio.wait_for(pending, 5)
+        assert await _audit_count(store) == 1
+    finally:
+        other.close()
+        await store.close()
+
+
+async def _wal_bytes_after_audit(path: Path, checkpoint_rows: int) -> int:
+    store = await open_store(f"sqlite:///{path}")
+    try:
+        await store.create_project(project("p1"))
+        assert store._audit_lane is not None
+        store._audit_lane._checkpoint_rows = checkpoint_rows
+        for batch in range(40):
+            await store.insert_audit_many([audit(f"j{batch}-{i}") for i in range(50)])
+            await asyncio.sleep(0.002)  # batches come apart in time, as on a server
+        assert await _audit_count(store) == 2000
+        return (path.parent / f"{path.name}-wal").stat().st_size
+    finally:
+        await store.close()
+
+
+async def test_audit_checkpoints_keep_the_wal_short(tmp_path: Path) -> None:
+    # The loop's connection never checkpoints by itself; without the lane's checkpoints the WAL
+    # would keep every page the audit ever wrote.
+    checkpointed = await _wal_bytes_after_audit(tmp_path / "a.db", checkpoint_rows=100)
+    never = await _wal_bytes_after_audit(tmp_path / "b.db", checkpoint_rows=10**9)
+    assert checkpointed * 3 < never
+
+
+async def test_audit_conflict_rolls_back_the_whole_batch_on_either_path(tmp_path: Path) -> None:
+    path = tmp_path / "rk.db"
+    store = await open_store(f"sqlite:///{path}")
+    try:
+        await store.create_project(project("p1"))
+        await store.insert_audit_many([audit("dup")])
+        with pytest.raises(ConflictError):
+            await store.insert_audit_many([audit("new-1"), audit("dup")])
+        lane = store._audit_lane
+        assert lane is not None
+        lane._loop_thread = -1  # as if another thread's loop owned the fast path
+        with pytest.raises(ConflictError):
+            await store.insert_audit_many([audit("new-2"), audit("dup")])
+        await store.insert_audit_many([audit("new-3")])
+        assert await _audit_count(store) == 2
     finally:
         await store.close()

@@ -2,53 +2,54 @@
 
 `POST /token` and `POST /v1/tokens/verify` are where throughput matters (DESIGN §7). FastAPI's
 layers (exception middleware, exit stacks, routing, dependency solving) cost more than minting a
-token, so :class:`RoomkeyApp` serves these two paths itself, through the same body cap and the
-same metrics/log middleware, running the same steps in the same order as the documented routes in
-:mod:`roomkey.api.routers.tokens` (body, then caller, then rate limit, then issue and audit).
-Exceptions go to the app's own exception handlers, so every answer is identical; the FastAPI
-definitions stay as the OpenAPI documentation and serve the paths under a ``root_path``.
+token, so :class:`RoomkeyApp` serves these two paths itself, with the same body cap and the same
+metrics and log line that the middleware gives every other route, running the same steps in the
+same order as the documented routes in :mod:`roomkey.api.routers.tokens` (body, then caller, then
+rate limit, then issue and audit). Exceptions go to the app's own exception handlers, so every
+answer is identical; the FastAPI definitions stay as the OpenAPI documentation and serve the
+paths under a ``root_path``.
 """
 
 from __future__ import annotations
 
 import inspect
+import time
 from collections.abc import Awaitable, Callable
-from typing import Any, NamedTuple
+from typing import Any
 
+import orjson
 from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from roomkey.api.body import parse_json
 from roomkey.api.deps import count_issuance
-from roomkey.api.middleware import BodyLimit, Observe
+from roomkey.api.middleware import declared_too_large, observe, read_capped, too_large
 from roomkey.api.routers.tokens import livekit_outcome, verify_outcome
 from roomkey.api.schemas import LiveKitTokenRequest, VerifyRequest
 from roomkey.service import RoomkeyService
 
-HotHandler = Callable[[FastAPI, Scope, bytes], Awaitable[Response]]
+# A hot handler answers (status, JSON body) or raises for the app's exception handlers.
+HotHandler = Callable[[FastAPI, Scope, bytes], Awaitable[tuple[int, Any]]]
+
+# What FastJSONResponse sends, in its order, ahead of the content-length.
+_JSON = (b"content-type", b"application/json")
 
 
-class _HotRoute(NamedTuple):
-    """What the metrics middleware reads from ``scope["route"]``."""
-
-    path: str
-
-
-async def livekit_token(app: FastAPI, scope: Scope, body: bytes) -> Response:
+async def livekit_token(app: FastAPI, scope: Scope, body: bytes) -> tuple[int, Any]:
     """`POST /token` (see ``routers.tokens.livekit_token``)."""
     request = parse_json(body, LiveKitTokenRequest)
     service: RoomkeyService = app.state.service
     caller = service.authenticate(_first_header(scope, b"authorization"))
     count_issuance(caller, service, app.state.limiter)
-    return await livekit_outcome(service, caller, request, app.state.metrics)
+    return 201, await livekit_outcome(service, caller, request, app.state.metrics)
 
 
-async def verify_token(app: FastAPI, scope: Scope, body: bytes) -> Response:
+async def verify_token(app: FastAPI, scope: Scope, body: bytes) -> tuple[int, Any]:
     """`POST /v1/tokens/verify` (see ``routers.tokens.verify_token``)."""
     request = parse_json(body, VerifyRequest)
-    return verify_outcome(app.state.service, request, app.state.metrics)
+    return 200, verify_outcome(app.state.service, request, app.state.metrics)
 
 
 HOT_ROUTES: dict[str, HotHandler] = {"/token": livekit_token, "/v1/tokens/verify": verify_token}
@@ -57,11 +58,13 @@ HOT_ROUTES: dict[str, HotHandler] = {"/token": livekit_token, "/v1/tokens/verify
 class RoomkeyApp(FastAPI):
     """FastAPI, with the hot routes served ahead of its stack (see the module docstring)."""
 
-    _hot: ASGIApp | None = None
+    _hot: Callable[[Scope, Receive, Send], Awaitable[None]] | None = None
+    _max_body_bytes = 0
 
     def setup_hot_routes(self, max_body_bytes: int) -> None:
-        """Build the short stack the hot routes go through (body cap, metrics and log line)."""
-        self._hot: ASGIApp = Observe(BodyLimit(self._serve_hot, max_body_bytes), self.state.metrics)
+        """Serve the hot routes with the app's body cap (``BodyLimit``'s, applied inline)."""
+        self._max_body_bytes = max_body_bytes
+        self._hot = self._serve_hot
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -72,18 +75,36 @@ class RoomkeyApp(FastAPI):
             and self._hot is not None
         ):
             scope["app"] = self
-            scope["route"] = _HotRoute(scope["path"])
             await self._hot(scope, receive, send)
             return
         await super().__call__(scope, receive, send)
 
     async def _serve_hot(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = await _read_body(receive)
+        """Answer, then record the request as the ``Observe`` middleware does."""
+        start = time.perf_counter()
+        status = 500
         try:
-            response = await HOT_ROUTES[scope["path"]](self, scope, body)
+            status = await self._answer_hot(scope, receive, send)
+        finally:
+            observe(self.state.metrics, scope, scope["path"], status, time.perf_counter() - start)
+
+    async def _answer_hot(self, scope: Scope, receive: Receive, send: Send) -> int:
+        limit = self._max_body_bytes
+        body = None if declared_too_large(scope, limit) else await read_capped(receive, limit)
+        if body is None:
+            await too_large(send, limit)
+            return 413
+        try:
+            status, content = await HOT_ROUTES[scope["path"]](self, scope, body)
         except Exception as exc:
             response = await self._handled(scope, exc)
-        await response(scope, receive, send)
+            await response(scope, receive, send)
+            return response.status_code
+        payload = orjson.dumps(content)
+        headers = [(b"content-length", str(len(payload)).encode()), _JSON]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": payload})
+        return status
 
     async def _handled(self, scope: Scope, exc: Exception) -> Response:
         """The response the app's exception handlers give ``exc`` (the most specific one)."""
@@ -94,18 +115,6 @@ class RoomkeyApp(FastAPI):
                 response: Response = await result if inspect.isawaitable(result) else result
                 return response
         raise exc  # pragma: no cover - the app registers a handler for Exception
-
-
-async def _read_body(receive: Receive) -> bytes:
-    chunks = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
 
 
 def _first_header(scope: Scope, name: bytes) -> str | None:

@@ -28,12 +28,8 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        length = None
-        for name, value in scope["headers"]:  # the last one counts, as in dict(headers)
-            if name == b"content-length":
-                length = value
-        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
-            await _too_large(send, self.max_bytes)
+        if declared_too_large(scope, self.max_bytes):
+            await too_large(send, self.max_bytes)
             return
         seen = 0
 
@@ -48,14 +44,41 @@ class BodyLimit:
         try:
             await self.app(scope, limited, send)
         except _BodyTooLarge:
-            await _too_large(send, self.max_bytes)
+            await too_large(send, self.max_bytes)
 
 
 class _BodyTooLarge(Exception):
     pass
 
 
-async def _too_large(send: Send, limit: int) -> None:
+def declared_too_large(scope: Scope, max_bytes: int) -> bool:
+    """Whether the request's Content-Length is malformed or over ``max_bytes``."""
+    length = None
+    for name, value in scope["headers"]:  # the last one counts, as in dict(headers)
+        if name == b"content-length":
+            length = value
+    return length is not None and (not length.isdigit() or int(length) > max_bytes)
+
+
+async def read_capped(receive: Receive, max_bytes: int) -> bytes | None:
+    """The whole request body, or None once it grows over ``max_bytes``."""
+    chunks, seen = [], 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        seen += len(chunk)
+        if seen > max_bytes:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def too_large(send: Send, limit: int) -> None:
+    """Answer 413 ``body_too_large`` in the one error shape."""
     body = orjson.dumps(
         {
             "error": "body_too_large",
@@ -97,21 +120,24 @@ class Observe:
         try:
             await self.app(scope, receive, capture)
         finally:
-            elapsed = time.perf_counter() - start
-            route = _route_of(scope)
-            self.metrics.latency.labels(route, scope["method"], str(status[0])).observe(elapsed)
-            if log.isEnabledFor(logging.INFO):
-                log.info(
-                    "request",
-                    extra={
-                        "http": {
-                            "method": scope["method"],
-                            "route": route,
-                            "status": status[0],
-                            "ms": round(elapsed * 1000, 2),
-                        }
-                    },
-                )
+            observe(self.metrics, scope, _route_of(scope), status[0], time.perf_counter() - start)
+
+
+def observe(metrics: Metrics, scope: Scope, route: str, status: int, elapsed_s: float) -> None:
+    """Record one answered request: the latency histogram, and the log line at INFO."""
+    metrics.observe_request(route, scope["method"], status, elapsed_s)
+    if log.isEnabledFor(logging.INFO):
+        log.info(
+            "request",
+            extra={
+                "http": {
+                    "method": scope["method"],
+                    "route": route,
+                    "status": status,
+                    "ms": round(elapsed_s * 1000, 2),
+                }
+            },
+        )
 
 
 def _route_of(scope: Scope) -> str:

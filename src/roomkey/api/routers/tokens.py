@@ -38,7 +38,7 @@ log = logging.getLogger("roomkey.sandbox")
 
 
 def _count(request: Request, minted: MintedToken, endpoint: str) -> None:
-    request.app.state.metrics.tokens_issued.labels(endpoint, minted.dialect).inc()
+    request.app.state.metrics.count_issued(endpoint, minted.dialect)
 
 
 @router.post(
@@ -119,16 +119,17 @@ async def livekit_token(
     request: Request,
 ) -> FastJSONResponse:
     """LiveKit's standard token endpoint: `201 {server_url, participant_token}`."""
-    return await livekit_outcome(service, caller, body, request.app.state.metrics)
+    out = await livekit_outcome(service, caller, body, request.app.state.metrics)
+    return FastJSONResponse(out, status_code=201)
 
 
 async def livekit_outcome(
     service: RoomkeyService, caller: Caller, body: LiveKitTokenRequest, metrics: Metrics
-) -> FastJSONResponse:
-    """Issue (and audit) the LiveKit-style token: shared with the lean route."""
+) -> dict[str, str]:
+    """Issue (and audit) the LiveKit-style token; the 201 body (shared with the lean route)."""
     out = await _livekit_token(service, caller, body, "/token")
-    metrics.tokens_issued.labels("/token", "livekit").inc()
-    return FastJSONResponse(out, status_code=201)
+    metrics.count_issued("/token", "livekit")
+    return out
 
 
 @router.post(
@@ -193,6 +194,7 @@ async def sandbox_token(
     )
     ttl = min(service.ctx.settings.sandbox_max_ttl_s, project.record.settings.default_ttl_s)
     out = await _livekit_token(service, caller, body, "/api/v2/sandbox", ttl_s=ttl)
+    request.app.state.metrics.count_issued("/api/v2/sandbox", "livekit")
     return FastJSONResponse(out, status_code=201)
 
 
@@ -241,19 +243,19 @@ async def verify_token(
     No caller token is needed: the answer reveals nothing the token's holder cannot learn by
     joining, and media servers call this route with the participant's token alone.
     """
-    return verify_outcome(service, body, request.app.state.metrics)
+    return FastJSONResponse(verify_outcome(service, body, request.app.state.metrics))
 
 
 def verify_outcome(
     service: RoomkeyService, body: VerifyRequest, metrics: Metrics
-) -> FastJSONResponse:
-    """Verify from memory and count the outcome: shared with the lean route."""
+) -> dict[str, Any]:
+    """Verify from memory and count the outcome; the 200 body (shared with the lean route)."""
     outcome = service.tokens.verify(
         body.token, room=body.room, identity=body.identity, scope=body.scope
     )
     code = "valid" if outcome.valid else (outcome.error.code if outcome.error else "invalid")
-    metrics.verifications.labels(code).inc()
-    return FastJSONResponse(_outcome_body(outcome))
+    metrics.count_verification(code)
+    return _outcome_body(outcome)
 
 
 @router.get(
@@ -272,5 +274,5 @@ async def rtc_validate(
     token = access_token or token_from_header(authorization)
     outcome = service.tokens.verify(token)
     code = "valid" if outcome.valid else (outcome.error.code if outcome.error else "invalid")
-    request.app.state.metrics.verifications.labels(code).inc()
+    request.app.state.metrics.count_verification(code)
     return FastJSONResponse(_outcome_body(outcome), status_code=200 if outcome.valid else 401)

@@ -14,6 +14,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from roomkey.api.app import create_app
+from roomkey.api.http import CoalescingHttpToolsProtocol
 from roomkey.api.logging import configure_logging
 from roomkey.service import Bootstrap, RoomkeyService, ServerSettings, load_settings
 
@@ -87,6 +88,7 @@ def serve(settings: ServerSettings) -> None:
         host=settings.host,
         port=settings.port,
         workers=settings.workers,
+        http=CoalescingHttpToolsProtocol,
         log_config=None,
         log_level=settings.log_level,
         access_log=False,

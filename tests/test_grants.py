@@ -123,3 +123,17 @@ def test_allows_at_most_compares_flags_sources_and_scope() -> None:
     assert not Grant(scope={Scope.API}).allows_at_most(Grant())
     assert not Grant(recorder=True).allows_at_most(Grant())
     assert Grant(sources={Source.MIC}).allows_at_most(Grant())
+
+
+def test_to_dict_gives_each_caller_its_own_copy() -> None:
+    grant = Grant(sources=frozenset({Source.MIC}))
+    first = grant.to_dict()
+    first["admin"] = "changed"
+    first["sources"].append("changed")
+    first["scope"].clear()
+    assert grant.to_dict() == {
+        **first,
+        "admin": False,
+        "sources": ["mic"],
+        "scope": ["room"],
+    }

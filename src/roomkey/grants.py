@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from roomkey._memo import Memo
 from roomkey.errors import InvalidGrantError
 
 
@@ -109,7 +110,17 @@ class Grant:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form with canonical field names; sources and scope sorted."""
+        """JSON-ready form with canonical field names; sources and scope sorted.
+
+        Built once per distinct grant (the verify endpoint answers with it on every call) and
+        copied out, lists included, so a caller may change what it gets.
+        """
+        out = _DICTS.get_or(self, self._build_dict).copy()
+        for name in _SET_FIELDS:
+            out[name] = out[name].copy()
+        return out
+
+    def _build_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for name in PERMISSION_FIELDS:
             value = getattr(self, name)
@@ -160,6 +171,11 @@ def _check_types(grant: Grant) -> None:
     object.__setattr__(grant, "sources", parse_sources(grant.sources))
     object.__setattr__(grant, "scope", parse_scope(grant.scope))
     object.__setattr__(grant, "join", parse_join(grant.join))
+
+
+# Grant.to_dict's table, and the fields it holds as lists (copied on every call).
+_DICTS: Memo[dict[str, Any]] = Memo()
+_SET_FIELDS = ("sources", "scope")
 
 
 def parse_sources(value: Iterable[str] | Mapping[str, bool] | str) -> frozenset[Source]:

@@ -6,7 +6,7 @@ and from its own payload layout.
 
 from __future__ import annotations
 
-import base64
+import binascii
 import json
 import secrets
 import time
@@ -87,10 +87,11 @@ class Claims(NamedTuple):
         return out
 
 
-# The base64url characters in ASCII order: text encoded with it sorts as its bytes do.
-_B64URL = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+# Standard base64's alphabet to the base64url characters in ASCII order: text encoded with it
+# sorts as its bytes do.
 _SORTABLE = bytes.maketrans(
-    _B64URL, b"-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
+    b"-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz",
 )
 
 
@@ -105,7 +106,7 @@ def new_jti(now_s: float | None = None) -> str:
     """
     ms = int((time.time() if now_s is None else now_s) * 1000) & 0xFFFF_FFFF_FFFF
     raw = ms.to_bytes(6, "big") + secrets.token_bytes(10)
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").translate(_SORTABLE).decode("ascii")
+    return binascii.b2a_base64(raw, newline=False)[:22].translate(_SORTABLE).decode("ascii")
 
 
 def check_text(value: object, what: str, *, required: bool = False) -> str | None:

@@ -64,6 +64,10 @@ class CoalescingTransport:
         self._held = None
         self._transport.abort()
 
+    def is_closing(self) -> bool:
+        """Whether the transport is closing (asked after every response, so not forwarded)."""
+        return self._transport.is_closing()
+
     def __getattr__(self, name: str) -> Any:
         # everything else (flow control, extra info, is_closing...) is the transport's own
         return getattr(self._transport, name)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import operator
 import sqlite3
 import threading
 from collections.abc import Sequence
@@ -45,6 +46,7 @@ _COLUMNS = (
 )
 _INSERT = f"INSERT INTO audit ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
 _ACTION = "record issued tokens"
+_row_values = operator.attrgetter(*_COLUMNS)  # an AuditRecord's values in _COLUMNS order
 # SQLite's own automatic checkpoint comes every 1,000 pages (4 MiB of WAL); a batched audit row
 # writes well under a page, so this keeps the WAL about as short as the default does.
 CHECKPOINT_ROWS = 4_000
@@ -77,7 +79,7 @@ class SqliteAuditLane:
         """Insert ``rows`` in one transaction; raises ConflictError or StoreError."""
         if self._closed:
             raise StoreError(f"{_ACTION} failed: the store is closed")
-        values = [tuple(getattr(row, c) for c in _COLUMNS) for row in rows]
+        values = [_row_values(row) for row in rows]
         loop = asyncio.get_running_loop()
         if not self._insert_now(values):
             await loop.run_in_executor(self._executor, self._insert, values)

@@ -98,3 +98,22 @@ class PausingStore:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
+
+
+async def test_refresh_reloads_only_when_the_stored_state_changed(open_node: Any) -> None:
+    a: RoomkeyService = await open_node()
+    b: RoomkeyService = await open_node()
+    caller = caller_of(a)
+    token = (await a.tokens.issue(caller, TokenRequest(identity="eve", room="r"), "x")).token
+    await b.refresh()  # a's room and bootstrap happened after b loaded
+    assert await b.refresh() is False  # nothing changed since: one query, no reload
+    for _ in range(3):
+        await a.tokens.issue(caller, TokenRequest(identity="eve", room="r"), "x")
+    assert await b.refresh() is False  # issuing (and its audit) is not a state change
+    await a.revocations.revoke(caller.project_id, identity="eve")
+    assert await b.refresh() is True
+    outcome = b.tokens.verify(token)
+    assert outcome.error is not None and outcome.error.code == "revoked"
+    assert await b.refresh() is False
+    record, _ = await a.keys.create_api_key(caller.project_id, "made on a")
+    assert await b.refresh() is True and record.kid in b.ctx.state.keys

@@ -301,3 +301,31 @@ async def test_audit_batch_is_one_transaction(db: SqlStore) -> None:
     finally:
         event.remove(db._engine.sync_engine, "commit", listener)
     assert len(commits) == 1
+
+
+async def test_state_revision_moves_with_every_state_write_and_not_with_the_audit(
+    db: SqlStore,
+) -> None:
+    seen = [await db.state_revision()]
+
+    async def moved() -> bool:
+        seen.append(await db.state_revision())
+        return seen[-1] > seen[-2]
+
+    await db.create_key(key("k2"))
+    assert await moved()
+    await db.create_room(room(custom_id="weekly"))
+    assert await moved()
+    await db.upsert_role(role("host"))
+    assert await moved()
+    await db.add_revocation(revocation("r9"))
+    assert await moved()
+    await db.update_project_settings("p1", ProjectSettings(default_ttl_s=60))
+    assert await moved()
+    await db.insert_audit_many([audit() for _ in range(3)])
+    assert not await moved()  # the audit log is not state a node keeps in memory
+    await db.purge_revocations(NOW)
+    assert not await moved()  # memory prunes expired revocations by itself
+    with pytest.raises(ConflictError):
+        await db.create_key(key("k2"))
+    assert not await moved()  # a write that fails changes nothing

@@ -49,6 +49,7 @@ CALLS: dict[str, Call] = {
     "insert_audit_many": lambda s: s.insert_audit_many([audit(), audit()]),
     "list_audit": lambda s: s.list_audit("p1", room="r", identity="i"),
     "count_audit": lambda s: s.count_audit("p1"),
+    "state_revision": lambda s: s.state_revision(),
 }
 
 

@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
@@ -15,10 +16,19 @@ from store_support import Target, run_in_thread
 
 from roomkey.errors import ConfigurationError
 from roomkey.store import SqlStore, current_revision, head_revision, open_store, upgrade
-from roomkey.store.migrate import VERSION_TABLE, upgrade_engine
+from roomkey.store.migrate import VERSION_TABLE, alembic_config, upgrade_engine
 from roomkey.store.schema import metadata
 
-TABLES = {"projects", "api_keys", "rooms", "roles", "revocations", "audit", VERSION_TABLE}
+TABLES = {
+    "projects",
+    "api_keys",
+    "rooms",
+    "roles",
+    "revocations",
+    "audit",
+    "state_revision",
+    VERSION_TABLE,
+}
 
 
 def _schema_diff(conn: Connection) -> list[Any]:
@@ -69,7 +79,7 @@ async def test_sync_upgrade_for_the_cli(store_url: Target) -> None:
 
 
 def test_head_revision_is_packaged() -> None:
-    assert head_revision() == "0001"
+    assert head_revision() == "0002"
 
 
 @pytest.mark.parametrize("bad", ["", "Public", "x;drop", "a" * 64])
@@ -80,3 +90,26 @@ def test_bad_schema_names_are_refused(bad: str) -> None:
 
 async def _open_pg_with_schema(schema: str) -> None:
     await open_store("postgresql://nobody@127.0.0.1:1/x", schema=schema)
+
+
+async def test_a_database_of_the_first_release_upgrades_in_place(store_url: Target) -> None:
+    store = await store_url.open()
+    try:
+        await store.create_project(project("p1"))
+
+        def back_to_0001(connection: Connection) -> None:
+            config = alembic_config()
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0001")
+
+        async with store._engine.begin() as conn:
+            await conn.run_sync(back_to_0001)
+        assert await current_revision(store._engine) == "0001"
+        await upgrade_engine(store._engine, schema=store_url.schema)
+        assert await current_revision(store._engine) == head_revision()
+        assert [p.id for p in await store.list_projects()] == ["p1"]
+        assert await store.state_revision() == 0
+        await store.create_project(project("p2"))
+        assert await store.state_revision() == 1
+    finally:
+        await store.close()

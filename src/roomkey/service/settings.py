@@ -59,7 +59,11 @@ class ServerSettings(BaseSettings):
     )
     sandbox_max_ttl_s: int = Field(900, ge=60, description="TTL cap for sandbox tokens.")
     refresh_interval_s: float = Field(
-        1.0, gt=0, le=60, description="How often a node reloads keys, rooms and revocations."
+        1.0,
+        gt=0,
+        le=60,
+        description="How often a node (with several workers, or PostgreSQL) checks whether keys, "
+        "rooms, roles or revocations changed, and reloads them if they did.",
     )
     audit_batch_max: int = Field(256, ge=1, le=10000, description="Audit rows per group commit.")
 

@@ -6,16 +6,21 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from roomkey.store._audit_lane import SqliteAuditLane
 from roomkey.store._engine import WRITE_OPTION
 from roomkey.store._translate import translated
 from roomkey.store.errors import NotFoundError, StoreError
-from roomkey.store.schema import projects
+from roomkey.store.schema import projects, state_revision
 
 MAX_PAGE = 500
+_NEXT_REVISION = (
+    update(state_revision)
+    .where(state_revision.c.id == 1)
+    .values(revision=state_revision.c.revision + 1)
+)
 
 
 def clamp_limit(limit: int) -> int:
@@ -61,15 +66,33 @@ class SqlBase:
             async with self._engine.connect() as conn:
                 yield conn
 
+    async def state_revision(self) -> int:
+        """The revision of everything but the audit log (it grows with every such write).
+
+        Raises:
+            StoreError: on failure.
+        """
+        async with self._read("read the state revision") as conn:
+            row = await self._one(conn, select(state_revision.c.revision))
+        return int(row.revision) if row is not None else 0
+
     @asynccontextmanager
-    async def _write(self, action: str) -> AsyncIterator[AsyncConnection]:
-        """One transaction, committed when the block exits cleanly, rolled back otherwise."""
+    async def _write(
+        self, action: str, *, changes_state: bool = True
+    ) -> AsyncIterator[AsyncConnection]:
+        """One transaction, committed when the block exits cleanly, rolled back otherwise.
+
+        Unless ``changes_state`` is false (the audit log, purging expired revocations), the
+        state revision is incremented in the same transaction.
+        """
         self._check_open(action)
         with translated(action):
             async with self._engine.connect() as conn:
                 await conn.execution_options(**{WRITE_OPTION: True})
                 async with conn.begin():
                     yield conn
+                    if changes_state:
+                        await conn.execute(_NEXT_REVISION)
 
     def _check_open(self, action: str) -> None:
         if self._closed:

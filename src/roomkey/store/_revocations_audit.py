@@ -67,7 +67,7 @@ class RevocationsAndAudit(SqlBase):
 
     async def purge_revocations(self, now: int) -> int:
         """Delete revocations past their ``expires_at``; returns how many. Raises StoreError."""
-        async with self._write("purge revocations") as conn:
+        async with self._write("purge revocations", changes_state=False) as conn:
             result = await conn.execute(delete(revocations).where(revocations.c.expires_at <= now))
         return int(result.rowcount)
 
@@ -84,7 +84,7 @@ class RevocationsAndAudit(SqlBase):
             self._check_open("record issued tokens")
             await self._audit_lane.insert(rows)
             return
-        async with self._write("record issued tokens") as conn:
+        async with self._write("record issued tokens", changes_state=False) as conn:
             await conn.execute(insert(audit), [to_row(row) for row in rows])
 
     async def list_audit(

@@ -133,4 +133,22 @@ audit = Table(
     Index("ix_audit_project_identity", "project_id", "identity"),
 )
 
-__all__ = ["api_keys", "audit", "metadata", "projects", "revocations", "roles", "rooms"]
+# One row (id 1): incremented by every write to the tables above except the audit log, so
+# that nodes reload their in-memory state only when it changed.
+state_revision = Table(
+    "state_revision",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("revision", BigInteger, nullable=False),
+)
+
+__all__ = [
+    "api_keys",
+    "audit",
+    "metadata",
+    "projects",
+    "revocations",
+    "roles",
+    "rooms",
+    "state_revision",
+]

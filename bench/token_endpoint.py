@@ -4,17 +4,18 @@
     .venv/bin/python bench/token_endpoint.py --quick      # 1 round of 3 s runs (~1 min)
     .venv/bin/python bench/token_endpoint.py --json       # one machine-readable line at the end
 
-Both servers run one worker, bound to 127.0.0.1, and are loaded by ``wrk`` (one thread) with
-``/work/shared/bench/post-json.lua`` at 1 and 64 connections. Rounds interleave the two servers so
-that drift on a shared machine hits both alike; figures are medians over the rounds.
+Both servers run the same number of workers (``--workers``, default 1), bound to 127.0.0.1, and
+are loaded by ``wrk`` (one thread) with ``/work/shared/bench/post-json.lua`` at 1 and 64
+connections. Rounds interleave the two servers so that drift on a shared machine hits both
+alike; figures are medians over the rounds.
 
 - roomkey: ``roomkey serve --port P --data-dir <tmp> --log-level warning`` (SQLite, auth on). The
   admin token comes from the first-start banner; every request is authenticated, rate limited
   (the per-caller limit is raised to 10^9 a minute so that the check runs but never refuses) and
   audited (the row is committed before the response). Body:
   ``{"room_name":"room-standup-42","participant_identity":"user-7f3a9c2e"}``.
-- Express: ``server.cjs --workers 1`` from a temporary copy of ``express-token-server`` with its
-  ``node_modules`` (``npm install`` there on first use, cached under ``--express-dir``). Body:
+- Express: ``server.cjs --workers N`` from a temporary copy of ``express-token-server`` with
+  its ``node_modules`` (``npm install`` there on first use, cached under ``--express-dir``). Body:
   ``{"roomName":"room-standup-42","participantName":"user-7f3a9c2e"}``.
 - verify: ``POST /v1/tokens/verify`` with a token minted by ``/token``, at 64 connections, first
   with no revocations, then after 1,000,000 jti revocations were bulk-inserted into the
@@ -156,14 +157,14 @@ def wait_http(port: int, path: str, proc: Server, timeout_s: float = 120.0) -> N
 
 
 @contextmanager
-def roomkey_server(data_dir: Path, port: int, log_level: str) -> Iterator[Server]:
+def roomkey_server(data_dir: Path, port: int, log_level: str, workers: int) -> Iterator[Server]:
     env = {
         **os.environ,
         "ROOMKEY_RATE_LIMIT_PER_MIN": "1000000000",
         "PYTHONUNBUFFERED": "1",
     }
     argv = [str(ROOMKEY), "serve", "--port", str(port), "--data-dir", str(data_dir)]
-    server = Server([*argv, "--log-level", log_level], env)
+    server = Server([*argv, "--log-level", log_level, "--workers", str(workers)], env)
     try:
         wait_http(port, "/healthz", server)
         yield server
@@ -189,9 +190,10 @@ def express_dir(cache: Path) -> Path:
 
 
 @contextmanager
-def express_server(directory: Path, port: int) -> Iterator[Server]:
+def express_server(directory: Path, port: int, workers: int) -> Iterator[Server]:
     env = {**os.environ, "LIVEKIT_API_KEY": "k", "LIVEKIT_API_SECRET": EXPRESS_SECRET}
-    server = Server(["node", "server.cjs", "--port", str(port), "--workers", "1"], env, directory)
+    argv = ["node", "server.cjs", "--port", str(port), "--workers", str(workers)]
+    server = Server(argv, env, directory)
     try:
         wait_http(port, "/", server)
         yield server
@@ -289,8 +291,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         data_dir = Path(tmp) / "data"
         rk_port, ex_port = free_port(), free_port()
         with (
-            roomkey_server(data_dir, rk_port, args.log_level) as rk,
-            express_server(ex_dir, ex_port),
+            roomkey_server(data_dir, rk_port, args.log_level, args.workers) as rk,
+            express_server(ex_dir, ex_port, args.workers),
         ):
             auth = f"Bearer {admin_token(rk.output())}"
             status, raw = post(rk_port, "/token", ROOMKEY_BODY, auth)
@@ -324,7 +326,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if revocations:
             info["revocation_insert_s"] = round(load_revocations(data_dir, revocations), 1)
             start = time.perf_counter()
-            with roomkey_server(data_dir, rk_port, args.log_level):
+            with roomkey_server(data_dir, rk_port, args.log_level, args.workers):
                 info["start_with_revocations_s"] = round(time.perf_counter() - start, 1)
                 status, raw = post(rk_port, "/token", ROOMKEY_BODY, auth)
                 if status != 201:
@@ -347,6 +349,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "seconds": seconds,
         "rounds": rounds,
         "cpus": os.cpu_count(),
+        "workers": args.workers,
         "log_level": args.log_level,
         "cases": [c.summary() for c in cases],
         "ratio_c1": round(ratio1, 2),
@@ -361,7 +364,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def print_table(result: dict[str, Any]) -> None:
     print(
-        f"\nHTTP token endpoint — 1 worker each, wrk -t1, {result['seconds']:g} s runs, "
+        f"\nHTTP token endpoint — {result['workers']} worker(s) each, wrk -t1, "
+        f"{result['seconds']:g} s runs, "
         f"median of {result['rounds']} round(s), {result['cpus']} CPUs, "
         f"roomkey log level {result['log_level']}"
     )
@@ -397,6 +401,9 @@ def main(argv: list[str] | None = None) -> int:
         "--revocations", type=int, default=REVOCATIONS, help="jti revocations to load (0: skip)"
     )
     parser.add_argument("--log-level", default="warning", help="roomkey serve --log-level")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="worker processes of each server (the same for both)"
+    )
     parser.add_argument(
         "--express-dir",
         default=str(Path(tempfile.gettempdir()) / "roomkey-bench-express"),

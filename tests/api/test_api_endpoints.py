@@ -187,6 +187,23 @@ async def test_bad_bodies_get_the_one_error_shape(
     assert_error(response, status, code)
 
 
+@pytest.mark.parametrize(
+    ("path", "content", "message"),
+    [
+        ("/token", b'{"room_nam": "r1"}', "room_nam: unknown field; did you mean 'room_name'?"),
+        ("/token", b'{"roomName": "r1"}', "roomName: unknown field; did you mean 'room_name'?"),
+        ("/v1/tokens", b'{"rol": "host"}', "rol: unknown field; did you mean 'role'?"),
+        ("/v1/tokens", b'{"zzz": 1}', "zzz: unknown field (known: identity, room, dialect,"),
+    ],
+)
+async def test_a_misspelt_field_is_named_with_what_it_probably_meant(
+    client: httpx.AsyncClient, auth: dict[str, str], path: str, content: bytes, message: str
+) -> None:
+    response = await client.post(path, content=content, headers=auth)
+    body = assert_error(response, 422, "validation_error")
+    assert body["message"].startswith(message), body["message"]
+
+
 async def test_streamed_body_over_the_cap_is_413(
     client: httpx.AsyncClient, auth: dict[str, str]
 ) -> None:

@@ -6,6 +6,7 @@ shape. Each route documents its body through :func:`body_doc`.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -33,7 +34,23 @@ def parse_json(raw: bytes, model: type[M]) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise RequestValidationError(exc.errors(include_url=False)) from None
+        errors = [dict(e) for e in exc.errors(include_url=False)]
+        raise RequestValidationError(_with_hints(errors, model)) from None
+
+
+def _with_hints(errors: list[dict[str, Any]], model: type[BaseModel]) -> list[dict[str, Any]]:
+    """Say which field a misspelt one probably meant (never dropped silently, as LiveKit does)."""
+    known = [field.alias or name for name, field in model.model_fields.items()]
+    for error in errors:
+        loc = error.get("loc", ())
+        if error.get("type") == "extra_forbidden" and len(loc) == 1 and isinstance(loc[0], str):
+            close = difflib.get_close_matches(loc[0], known, n=1)
+            error["msg"] = (
+                f"unknown field; did you mean {close[0]!r}?"
+                if close
+                else f"unknown field (known: {', '.join(known)})"
+            )
+    return errors
 
 
 def json_body(model: type[M]) -> Callable[[Request], Awaitable[M]]:

@@ -87,11 +87,11 @@ def test_presets_map_to_permissions_and_round_trip(role: Role, changes: dict[str
 @pytest.mark.parametrize(
     ("claims", "field"),
     [
-        (make_claims(grant=Grant(sources=frozenset({Source.SCREEN}))), "screen_audio"),
-        (make_claims(grant=Grant(sources=frozenset({Source.SCREEN_AUDIO}))), "screen_audio"),
-        (make_claims(grant=Grant(moderate=True)), "moderate without admin"),
-        (make_claims(grant=Grant(join=JoinMode.ASK)), "join=ask"),
-        (make_claims(grant=Grant(scope=frozenset(Scope))), "api scope"),
+        (make_claims(grant=Grant(sources=frozenset({Source.SCREEN}))), "sources"),
+        (make_claims(grant=Grant(sources=frozenset({Source.SCREEN_AUDIO}))), "sources"),
+        (make_claims(grant=Grant(moderate=True)), "moderate"),
+        (make_claims(grant=Grant(join=JoinMode.ASK)), "join"),
+        (make_claims(grant=Grant(scope=frozenset(Scope))), "scope"),
         (make_claims(grant=Grant(hidden=True)), "hidden"),
         (make_claims(grant=Grant(recorder=True)), "recorder"),
         (make_claims(audience="x"), "audience"),
@@ -103,7 +103,7 @@ def test_presets_map_to_permissions_and_round_trip(role: Role, changes: dict[str
 def test_inexpressible_fields_are_refused_not_dropped(claims: Claims, field: str) -> None:
     with pytest.raises(UnsupportedByDialectError, match="huddle01 format cannot express") as info:
         HUDDLE01.to_wire(claims)
-    assert field in info.value.details["field"]
+    assert info.value.details["field"] == field  # the canonical name, whatever the message says
 
 
 def test_permissions_missing_from_the_token_come_from_the_role_merged_deeply() -> None:

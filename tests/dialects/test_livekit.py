@@ -106,15 +106,15 @@ def test_round_trip_drops_only_the_role_and_stringifies_metadata() -> None:
     [
         (make_claims(grant=PRESETS[Role.GUEST].replace(can_recv_data=False)), "can_recv_data"),
         (make_claims(grant=PRESETS[Role.BOT]), "can_recv_data"),
-        (make_claims(grant=Grant(join=JoinMode.ASK)), "join=ask"),
-        (make_claims(grant=Grant(moderate=True)), "moderate without admin"),
+        (make_claims(grant=Grant(join=JoinMode.ASK)), "join"),
+        (make_claims(grant=Grant(moderate=True)), "moderate"),
         (make_claims(audience="media-eu"), "audience"),
     ],
 )
 def test_inexpressible_fields_are_refused_not_dropped(claims: Claims, field: str) -> None:
     with pytest.raises(UnsupportedByDialectError, match="livekit format cannot express") as info:
         LIVEKIT.to_wire(claims)
-    assert field in info.value.details["field"]
+    assert info.value.details["field"] == field  # the canonical name, whatever the message says
     assert info.value.code == "unsupported_by_dialect"
 
 

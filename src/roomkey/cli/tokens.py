@@ -147,18 +147,16 @@ def create(
         typer.echo(minted.token)
 
 
-# What the dialects' refusals name, as the canonical field and the flag that sets it.
+# The claims a dialect may refuse, and the flag that sets each (grant fields come from roles).
 _CLAIM_FLAGS = {"metadata": "--metadata", "name": "--name", "attributes": "--attribute"}
-_GRANT_FIELDS = ("sources", "join", "scope", "moderate", "hidden", "recorder")
 
 
 def name_unsupported_field(exc: UnsupportedByDialectError) -> UnsupportedByDialectError:
-    """The same refusal, naming the field and the flag to change."""
-    said = str(exc.details.get("field", ""))
-    if said in _CLAIM_FLAGS:
-        hint = f"field: {said}; leave out {_CLAIM_FLAGS[said]} for this format"
+    """The same refusal, naming the (canonical) field and the flag to change."""
+    field = str(exc.details.get("field", ""))
+    if field in _CLAIM_FLAGS:
+        hint = f"field: {field}; leave out {_CLAIM_FLAGS[field]} for this format"
     else:
-        field = next((f for f in _GRANT_FIELDS if f.rstrip("s") in said), said.split("=")[0])
         hint = f"field: {field}; pick a --role, --grant or --sources this format can express"
     return UnsupportedByDialectError(f"{exc.message} ({hint})", **exc.details)
 

@@ -99,10 +99,16 @@ def str_list(payload: Mapping[str, Any], key: str) -> list[str] | None:
     return value
 
 
-def refuse(dialect: str, field: str, why: str) -> UnsupportedByDialectError:
-    """The error for a grant the dialect cannot carry (never a silent drop)."""
+def refuse(
+    dialect: str, field: str, why: str, *, what: str | None = None
+) -> UnsupportedByDialectError:
+    """The error for a grant the dialect cannot carry (never a silent drop).
+
+    ``field`` is the canonical field name (``details.field``); ``what`` says what of it cannot be
+    carried, when that is more than the field itself (``"join=ask"``).
+    """
     return UnsupportedByDialectError(
-        f"the {dialect} format cannot express {field}: {why}", dialect=dialect, field=field
+        f"the {dialect} format cannot express {what or field}: {why}", dialect=dialect, field=field
     )
 
 

@@ -112,13 +112,22 @@ class Huddle01Dialect:
 def _check_expressible(claims: Claims) -> None:
     grant = claims.grant
     if (Source.SCREEN in grant.sources) != (Source.SCREEN_AUDIO in grant.sources):
-        raise refuse(NAME, "screen_audio apart from screen", "its 'screen' source covers both")
+        raise refuse(
+            NAME,
+            "sources",
+            "its 'screen' source covers both",
+            what="screen_audio apart from screen",
+        )
     if grant.admin != grant.moderate:
-        raise refuse(NAME, "moderate without admin", "'admin' is its only such permission")
+        raise refuse(
+            NAME, "moderate", "'admin' is its only such permission", what="moderate without admin"
+        )
     if grant.join is JoinMode.ASK:
-        raise refuse(NAME, "join=ask", "Huddle01 locks rooms instead of per-token lobbies")
+        raise refuse(
+            NAME, "join", "Huddle01 locks rooms instead of per-token lobbies", what="join=ask"
+        )
     if grant.scope != frozenset({Scope.ROOM}):
-        raise refuse(NAME, "api scope", "Huddle01 peer tokens only join rooms")
+        raise refuse(NAME, "scope", "Huddle01 peer tokens only join rooms", what="api scope")
     for field in ("hidden", "recorder"):
         if getattr(grant, field):
             raise refuse(NAME, field, "Huddle01 has no such permission")

@@ -192,11 +192,18 @@ def _well_typed(
 def _check_expressible(claims: Claims) -> None:
     grant = claims.grant
     if not grant.can_recv_data:
-        raise refuse(NAME, "can_recv_data=false", "LiveKit always delivers data messages")
+        raise refuse(
+            NAME,
+            "can_recv_data",
+            "LiveKit always delivers data messages",
+            what="can_recv_data=false",
+        )
     if grant.join is JoinMode.ASK:
-        raise refuse(NAME, "join=ask", "LiveKit has no lobby")
+        raise refuse(NAME, "join", "LiveKit has no lobby", what="join=ask")
     if grant.moderate and not grant.admin:
-        raise refuse(NAME, "moderate without admin", "roomAdmin is LiveKit's only such flag")
+        raise refuse(
+            NAME, "moderate", "roomAdmin is LiveKit's only such flag", what="moderate without admin"
+        )
     if claims.audience is not None:
         raise refuse(NAME, "audience", "LiveKit tokens carry no aud")
 

@@ -110,11 +110,17 @@ def _check_expressible(claims: Claims) -> None:
     }
     for field, value in implicit.items():
         if not value:
-            raise refuse(NAME, f"{field}=false", "VideoSDK media and data rights are implicit")
+            raise refuse(
+                NAME, field, "VideoSDK media and data rights are implicit", what=f"{field}=false"
+            )
     if grant.sources != ALL_SOURCES:
-        raise refuse(NAME, "a restricted source list", "VideoSDK cannot limit sources")
+        raise refuse(
+            NAME, "sources", "VideoSDK cannot limit sources", what="a restricted source list"
+        )
     if grant.admin != grant.moderate:
-        raise refuse(NAME, "moderate without admin", "allow_mod is its only such permission")
+        raise refuse(
+            NAME, "moderate", "allow_mod is its only such permission", what="moderate without admin"
+        )
     for field in ("hidden", "recorder"):
         if getattr(grant, field):
             raise refuse(NAME, field, "VideoSDK has no such participant flag")

@@ -117,3 +117,26 @@ async def test_refresh_reloads_only_when_the_stored_state_changed(open_node: Any
     assert await b.refresh() is False
     record, _ = await a.keys.create_api_key(caller.project_id, "made on a")
     assert await b.refresh() is True and record.kid in b.ctx.state.keys
+
+
+async def test_a_bootstrap_only_open_skips_revocations_and_background_tasks(
+    tmp_path: Path, clock: Clock
+) -> None:
+    first = await RoomkeyService.open(make_settings(tmp_path), clock=clock)
+    try:
+        assert first.bootstrap is not None  # the first start creates the project
+        await first.revocations.revoke(caller_of(first).project_id, identity="eve")
+    finally:
+        await first.close()
+    prep = await RoomkeyService.open(make_settings(tmp_path), clock=clock, bootstrap_only=True)
+    try:
+        assert prep.bootstrap is None  # the project exists: nothing to print again
+        assert all(len(p.revocations) == 0 for p in prep.ctx.state.projects.values())
+        assert prep._housekeeper is None and prep._refresher is None
+    finally:
+        await prep.close()
+    node = await RoomkeyService.open(make_settings(tmp_path), clock=clock)
+    try:
+        assert sum(len(p.revocations) for p in node.ctx.state.projects.values()) == 1
+    finally:
+        await node.close()

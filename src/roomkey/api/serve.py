@@ -24,7 +24,7 @@ _ENV_PREFIX = "ROOMKEY_"
 
 async def prepare(settings: ServerSettings) -> Bootstrap | None:
     """Migrate the database and create the first project if there is none."""
-    service = await RoomkeyService.open(settings)
+    service = await RoomkeyService.open(settings, bootstrap_only=True)
     try:
         return service.bootstrap
     finally:

@@ -33,7 +33,7 @@ from roomkey.service import RoomkeyService
 # A hot handler answers (status, JSON body) or raises for the app's exception handlers.
 HotHandler = Callable[[FastAPI, Scope, bytes], Awaitable[tuple[int, Any]]]
 
-# What FastJSONResponse sends, in its order, ahead of the content-length.
+# The content type FastJSONResponse sends (after the content-length, in its order).
 _JSON = (b"content-type", b"application/json")
 
 

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from roomkey import jws
 from roomkey._codec import json_dumps
+from roomkey.capabilities import CRAWLER_CAPABILITIES, Capability
 from roomkey.claims import Claims
 from roomkey.dialects import DIALECTS, Dialect
 from roomkey.errors import UnsupportedByDialectError
@@ -61,6 +62,10 @@ def grants(draw: st.DrawFn) -> Grant:
     sources = draw(st.frozensets(st.sampled_from(Source), min_size=1)) if produce else frozenset()
     admin = draw(st.booleans())
     moderate = admin or draw(st.booleans())
+    scope = draw(st.frozensets(st.sampled_from(Scope), min_size=1))
+    capabilities = (
+        draw(st.frozensets(st.sampled_from(Capability))) if Scope.API in scope else frozenset()
+    )
     return Grant(
         admin=admin,
         can_consume=draw(st.booleans()),
@@ -73,7 +78,8 @@ def grants(draw: st.DrawFn) -> Grant:
         moderate=moderate,
         hidden=draw(st.booleans()),
         recorder=draw(st.booleans()),
-        scope=draw(st.frozensets(st.sampled_from(Scope), min_size=1)),
+        scope=scope,
+        capabilities=capabilities,
     )
 
 
@@ -105,8 +111,11 @@ def claims(draw: st.DrawFn, grant: st.SearchStrategy[Grant] = grants()) -> Claim
 
 def _livekit_ok(c: Claims) -> bool:
     g = c.grant
+    livekit_caps = {Capability.ROOMS_READ, Capability.ROOMS_WRITE}  # roomList, roomCreate
     return (
-        g.can_recv_data
+        g.capabilities <= livekit_caps
+        and (Scope.API not in g.scope or bool(g.capabilities))
+        and g.can_recv_data
         and g.join is JoinMode.DIRECT
         and g.moderate == g.admin
         and (c.audience is None)
@@ -116,8 +125,11 @@ def _livekit_ok(c: Claims) -> bool:
 def _videosdk_ok(c: Claims) -> bool:
     g = c.grant
     implicit = (g.can_consume, g.can_produce, g.can_send_data, g.can_recv_data)
+    crawler = g.capabilities == CRAWLER_CAPABILITIES
     return (
-        all(implicit)
+        (crawler or not g.capabilities)
+        and (crawler or Scope.API not in g.scope or Scope.ROOM in g.scope)
+        and all(implicit)
         and g.can_update_metadata
         and g.sources == ALL_SOURCES
         and g.moderate == g.admin
@@ -152,8 +164,13 @@ def fit(name: str, c: Claims) -> Claims:
     """Change ``c`` just enough that dialect ``name`` can express it."""
     g = c.grant
     if name == "livekit":
+        caps = g.capabilities & {Capability.ROOMS_READ, Capability.ROOMS_WRITE}
+        if Scope.API in g.scope and not caps:
+            caps = frozenset({Capability.ROOMS_READ})
         return c.replace(
-            grant=g.replace(can_recv_data=True, join=JoinMode.DIRECT, moderate=g.admin),
+            grant=g.replace(
+                can_recv_data=True, join=JoinMode.DIRECT, moderate=g.admin, capabilities=caps
+            ),
             audience=None,
         )
     if name == "videosdk":
@@ -161,8 +178,14 @@ def fit(name: str, c: Claims) -> Claims:
             ("can_consume", "can_produce", "can_send_data", "can_recv_data", "can_update_metadata"),
             True,
         )
+        caps = CRAWLER_CAPABILITIES if Scope.API in g.scope else frozenset()
         grant = g.replace(
-            **everything, sources=ALL_SOURCES, moderate=g.admin, hidden=False, recorder=False
+            **everything,
+            sources=ALL_SOURCES,
+            moderate=g.admin,
+            hidden=False,
+            recorder=False,
+            capabilities=caps,
         )
         plain = dict.fromkeys(("name", "metadata", "audience", "kind", "room_config"))
         return c.replace(grant=grant, attributes={}, **plain)
@@ -175,6 +198,7 @@ def fit(name: str, c: Claims) -> Claims:
             moderate=g.admin,
             join=JoinMode.DIRECT,
             scope=frozenset({Scope.ROOM}),
+            capabilities=frozenset(),
             hidden=False,
             recorder=False,
         )

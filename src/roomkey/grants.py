@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from roomkey._memo import Memo
+from roomkey.capabilities import NO_CAPABILITIES, Capability, expand, parse_capabilities
 from roomkey.errors import InvalidGrantError
 
 
@@ -55,6 +56,7 @@ PERMISSION_FIELDS: tuple[str, ...] = (
     "hidden",
     "recorder",
     "scope",
+    "capabilities",
 )
 
 
@@ -85,6 +87,8 @@ class Grant:
     recorder: bool = False
     # participant token, server-API token, or both
     scope: frozenset[Scope] = field(default_factory=lambda: frozenset({Scope.ROOM}))
+    # what a server (api-scope) token may do on roomkey's API; empty for participant tokens
+    capabilities: frozenset[Capability] = NO_CAPABILITIES
 
     def __post_init__(self) -> None:
         _check_types(self)
@@ -104,6 +108,11 @@ class Grant:
             )
         if not self.scope:
             raise InvalidGrantError("scope must name room, api or both", field="scope")
+        if self.capabilities and Scope.API not in self.scope:
+            raise InvalidGrantError(
+                "capabilities are rights on the server API: add 'api' to the scope",
+                field="capabilities",
+            )
 
     def replace(self, **changes: Any) -> Grant:
         """A copy with some fields changed (checked like a new grant)."""
@@ -146,7 +155,11 @@ class Grant:
         )
         if any(getattr(self, f) and not getattr(other, f) for f in bool_fields):
             return False
-        return self.sources <= other.sources and self.scope <= other.scope
+        return (
+            self.sources <= other.sources
+            and self.scope <= other.scope
+            and expand(self.capabilities) <= expand(other.capabilities)
+        )
 
 
 _BOOL_FIELDS = frozenset(
@@ -171,11 +184,12 @@ def _check_types(grant: Grant) -> None:
     object.__setattr__(grant, "sources", parse_sources(grant.sources))
     object.__setattr__(grant, "scope", parse_scope(grant.scope))
     object.__setattr__(grant, "join", parse_join(grant.join))
+    object.__setattr__(grant, "capabilities", parse_capabilities(grant.capabilities))
 
 
 # Grant.to_dict's table, and the fields it holds as lists (copied on every call).
 _DICTS: Memo[dict[str, Any]] = Memo()
-_SET_FIELDS = ("sources", "scope")
+_SET_FIELDS = ("sources", "scope", "capabilities")
 
 
 def parse_sources(value: Iterable[str] | Mapping[str, bool] | str) -> frozenset[Source]:

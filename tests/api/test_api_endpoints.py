@@ -287,9 +287,13 @@ async def test_another_projects_key_cannot_reach_this_projects_rooms(
     b_token = (
         AccessToken(b["api_key"], b["api_secret"]).with_identity("eve").with_room(room).to_jwt()
     )
-    assert (await verify(client, b_token))["code"] == "wrong_room"
+    assert (await verify(client, b_token, project=b["id"]))["code"] == "wrong_room"
     b_admin = (
-        AccessToken(b["api_key"], b["api_secret"]).with_identity("b").with_scope("api").to_jwt()
+        AccessToken(b["api_key"], b["api_secret"])
+        .with_identity("b")
+        .with_scope("api")
+        .with_permissions(capabilities=["admin"])
+        .to_jwt()
     )
     b_auth = {"Authorization": f"Bearer {b_admin}"}
     refused = await client.post("/v1/tokens", json={"room": room}, headers=b_auth)

@@ -8,6 +8,7 @@ import pytest
 from dialect_support import API_KEY, NOW, SECRET, make_claims, round_trip
 
 from roomkey import jws
+from roomkey.capabilities import Capability
 from roomkey.claims import Claims
 from roomkey.dialects import LIVEKIT, detect_dialect
 from roomkey.errors import InvalidClaimsError, MissingClaimError, UnsupportedByDialectError
@@ -79,10 +80,15 @@ def test_grant_fields_map_to_video_flags(grant: Grant, video: dict[str, Any]) ->
 
 
 def test_scope_maps_to_room_join_and_room_api_flags() -> None:
-    api_only = LIVEKIT.to_wire(make_claims(grant=Grant(scope=frozenset({Scope.API}))))["video"]
+    rooms = frozenset({Capability.ROOMS_READ, Capability.ROOMS_WRITE})
+    api_only = LIVEKIT.to_wire(
+        make_claims(grant=Grant(scope=frozenset({Scope.API}), capabilities=rooms))
+    )["video"]
     assert api_only["roomCreate"] is api_only["roomList"] is True
     assert "roomJoin" not in api_only
-    both = LIVEKIT.to_wire(make_claims(grant=Grant(scope=frozenset(Scope))))["video"]
+    both = LIVEKIT.to_wire(make_claims(grant=Grant(scope=frozenset(Scope), capabilities=rooms)))[
+        "video"
+    ]
     assert both["roomJoin"] is both["roomCreate"] is True
 
 

@@ -62,6 +62,7 @@ def test_to_wire_writes_every_field_in_the_documented_layout() -> None:
             "hidden": False,
             "recorder": False,
             "scope": ["room"],
+            "capabilities": [],
         },
     }
 

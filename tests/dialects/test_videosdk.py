@@ -8,6 +8,7 @@ import pytest
 from dialect_support import API_KEY, NOW, SECRET, make_claims, round_trip
 
 from roomkey import jws
+from roomkey.capabilities import CRAWLER_CAPABILITIES, Capability
 from roomkey.claims import Claims
 from roomkey.dialects import VIDEOSDK, detect_dialect
 from roomkey.errors import (
@@ -47,8 +48,16 @@ def test_to_wire_matches_the_documented_payload_field_for_field() -> None:
     [
         (PRESETS[Role.HOST], ["allow_join", "allow_mod"], ["rtc"]),
         (Grant(join=JoinMode.ASK), ["ask_join"], ["rtc"]),
-        (Grant(scope=frozenset({Scope.API})), ["allow_join"], ["crawler"]),
-        (Grant(scope=frozenset(Scope)), ["allow_join"], ["rtc", "crawler"]),
+        (
+            Grant(scope=frozenset({Scope.API}), capabilities=CRAWLER_CAPABILITIES),
+            ["allow_join"],
+            ["crawler"],
+        ),
+        (
+            Grant(scope=frozenset(Scope), capabilities=CRAWLER_CAPABILITIES),
+            ["allow_join"],
+            ["rtc", "crawler"],
+        ),
     ],
 )
 def test_grant_maps_to_permissions_and_roles(
@@ -57,6 +66,46 @@ def test_grant_maps_to_permissions_and_roles(
     payload = VIDEOSDK.to_wire(make_claims(grant=grant))
     assert (payload["permissions"], payload["roles"]) == (permissions, roles)
     assert round_trip(VIDEOSDK, make_claims(grant=grant)) == make_claims(grant=grant)
+
+
+def test_a_roleless_token_is_both_scopes_without_capabilities() -> None:
+    # The seed's simplest token {apikey, permissions: [allow_join]}: valid for both scopes
+    # (VideoSDK's meaning), yet it names no right on roomkey's API.
+    for roles in (None, []):
+        payload = _roleless(roles)
+        grant = VIDEOSDK.from_wire(payload).claims.grant
+        assert grant.scope == frozenset(Scope)
+        assert grant.capabilities == frozenset()
+    grant = Grant(scope=frozenset(Scope))
+    assert "roles" not in VIDEOSDK.to_wire(make_claims(grant=grant))
+    assert round_trip(VIDEOSDK, make_claims(grant=grant)) == make_claims(grant=grant)
+
+
+def test_crawler_maps_to_the_v2_api_capabilities_never_keys_project_or_admin() -> None:
+    grant = VIDEOSDK.from_wire(_roleless(["crawler"])).claims.grant
+    assert grant.capabilities == CRAWLER_CAPABILITIES
+    assert not {Capability.KEYS, Capability.PROJECT, Capability.ADMIN} & grant.capabilities
+
+
+@pytest.mark.parametrize(
+    "capabilities",
+    [{Capability.KEYS}, {Capability.ADMIN}, {Capability.ROOMS_READ}],
+)
+def test_capabilities_other_than_the_crawler_set_are_refused(
+    capabilities: set[Capability],
+) -> None:
+    grant = Grant(scope=frozenset({Scope.API}), capabilities=frozenset(capabilities))
+    with pytest.raises(UnsupportedByDialectError) as info:
+        VIDEOSDK.to_wire(make_claims(grant=grant))
+    assert info.value.details["field"] == "capabilities"
+
+
+def _roleless(roles: list[str] | None) -> dict[str, object]:
+    payload: dict[str, object] = {"apikey": API_KEY, "permissions": ["allow_join"]}
+    payload.update(iat=NOW, exp=NOW + 900)
+    if roles is not None:
+        payload["roles"] = roles
+    return payload
 
 
 def test_round_trip_drops_only_the_role() -> None:

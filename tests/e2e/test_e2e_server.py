@@ -66,7 +66,7 @@ def offline(api_key: str, secret: str, *, scope: Scope = Scope.ROOM, **kw: Any) 
     """A token signed by an SDK holding the secret (never seen by the server's issuing code)."""
     builder = AccessToken(api_key, secret).with_identity(kw.get("identity", "sdk-user"))
     if scope is Scope.API:
-        return builder.with_scope(Scope.API).to_jwt()
+        return builder.with_scope(Scope.API).with_permissions(capabilities=["admin"]).to_jwt()
     return builder.with_room(kw.get("room", "standup")).to_jwt()
 
 
@@ -143,7 +143,13 @@ def test_full_lifecycle_survives_a_restart(server: Server) -> None:
     assert s.code(trudy_elsewhere) is None
     # issued_before: a server token an SDK signed two minutes ago falls under it
     past = AccessToken(banner.api_key, banner.api_secret, now=lambda: time.time() - 120)
-    old_timer = past.with_identity("old-timer").with_scope(Scope.API).with_ttl(3600).to_jwt()
+    old_timer = (
+        past.with_identity("old-timer")
+        .with_scope(Scope.API)
+        .with_permissions(capabilities=["keys"])
+        .with_ttl(3600)
+        .to_jwt()
+    )
     assert s.code(old_timer, scope="api") is None
     server_now = s.verify(trudy_elsewhere)["claims"]["issued_at"]  # the server clock, not ours
     cutoff = s.call("POST", "/v1/revocations", 201, json={"issued_before": server_now - 60})

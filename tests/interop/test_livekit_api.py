@@ -21,6 +21,7 @@ from livekit.api import TokenVerifier as LiveKitVerifier
 from livekit.api import VideoGrants
 
 from roomkey._codec import json_dumps
+from roomkey.capabilities import Capability
 from roomkey.claims import Claims
 from roomkey.errors import BadSignatureError
 from roomkey.grants import ALL_SOURCES, Grant, JoinMode, Scope, Source
@@ -33,7 +34,10 @@ LK_SOURCES = {
     Source.SCREEN: "screen_share",
     Source.SCREEN_AUDIO: "screen_share_audio",
 }
-NO_UPDATE = {"can_update_metadata": False}  # LiveKit's default when the flag is unset
+NO_UPDATE = {"can_update_metadata": False}
+ROOMS_RW = frozenset(
+    {Capability.ROOMS_READ, Capability.ROOMS_WRITE}
+)  # LiveKit's default when the flag is unset
 
 
 def _livekit_reads(token: str) -> Any:
@@ -48,8 +52,8 @@ def _expected_video(claims: Claims) -> dict[str, Any]:
         "room": claims.room or "",
         "room_join": True if Scope.ROOM in g.scope else None,
         "room_admin": True if g.admin else None,
-        "room_create": True if Scope.API in g.scope else None,
-        "room_list": True if Scope.API in g.scope else None,
+        "room_create": True if Capability.ROOMS_WRITE in g.capabilities else None,
+        "room_list": True if Capability.ROOMS_READ in g.capabilities else None,
         "can_publish": g.can_produce,
         "can_subscribe": g.can_consume,
         "can_publish_data": g.can_send_data,
@@ -85,7 +89,11 @@ ROOMKEY_CASES: list[dict[str, Any]] = [
     {"role": Role.BOT, "permissions": {"can_recv_data": True}, "kind": "agent"},
     {"role": Role.GUEST, "permissions": {"sources": {"screen": False, "screen_audio": False}}},
     {"role": Role.GUEST, "permissions": {"canPublishData": False, "canSubscribe": False}},
-    {"role": Role.GUEST, "permissions": {"scope": ["room", "api"]}},
+    {"role": Role.GUEST, "permissions": {"scope": ["room", "api"], "capabilities": ["rooms:read"]}},
+    {
+        "role": Role.GUEST,
+        "permissions": {"scope": ["room", "api"], "capabilities": ["rooms:read", "rooms:write"]},
+    },
 ]
 
 
@@ -101,7 +109,7 @@ def test_livekit_verifier_reads_an_api_token_and_room_config() -> None:
     minted = mint_now(
         "livekit",
         role=Role.GUEST,  # the default role of an API token (bot) denies receiving data
-        permissions={"scope": ["api"]},
+        permissions={"scope": ["api"], "capabilities": ["rooms:write"]},
         room_config={"name": "standup", "maxParticipants": 10},
     )
     _assert_livekit_reads_same(minted.claims, minted.token)
@@ -128,6 +136,9 @@ def livekit_permissions(draw: st.DrawFn) -> dict[str, Any]:
         "recorder": draw(st.booleans()),
         "scope": draw(st.sampled_from([["room"], ["api"], ["room", "api"]])),
     }
+    if "api" in out["scope"]:  # a LiveKit server token is marked by roomCreate/roomList
+        caps = draw(st.sets(st.sampled_from(["rooms:read", "rooms:write"]), min_size=1))
+        out["capabilities"] = sorted(caps)
     out["moderate"] = out["admin"]
     out.update({"sources": sorted(sources)} if sources else {"can_produce": False})
     return out
@@ -182,6 +193,11 @@ SDK_CASES: list[tuple[VideoGrants, Grant]] = [
     ),
     (
         VideoGrants(**ROOM, room_create=True, room_list=True),
+        Grant(scope=frozenset(Scope), capabilities=ROOMS_RW, **NO_UPDATE),
+    ),
+    # grants that mean nothing to roomkey: a server token, but no roomkey capability
+    (
+        VideoGrants(**ROOM, room_record=True, ingress_admin=True),
         Grant(scope=frozenset(Scope), **NO_UPDATE),
     ),
 ]
@@ -225,7 +241,7 @@ def test_roomkey_reads_a_livekit_server_api_token() -> None:
     )
     verified = _roomkey_reads(token, scope="api")
     assert verified.claims.identity is None
-    assert verified.grant == Grant(scope=frozenset({Scope.API}), **NO_UPDATE)
+    assert verified.grant == Grant(scope=frozenset({Scope.API}), capabilities=ROOMS_RW, **NO_UPDATE)
 
 
 def test_roomkey_refuses_a_livekit_sdk_token_with_another_secret() -> None:

@@ -25,6 +25,7 @@ from interop_support import (
 )
 
 from roomkey import jws
+from roomkey.capabilities import CRAWLER_CAPABILITIES, Capability
 from roomkey.dialects import DIALECTS
 from roomkey.grants import ALL_SOURCES, Grant, JoinMode, Scope, Source
 from roomkey.keys import KeyRing
@@ -106,7 +107,7 @@ def test_the_seed_v2_token_verifies_in_roomkey() -> None:
     verified = _verify_at(token, NOW + 60, room="2kyv-gzay-64pg", identity="lxvdplwt")
     assert verified.dialect == "videosdk"
     assert verified.unknown_keys == ()
-    assert verified.grant == Grant(scope=frozenset(Scope))
+    assert verified.grant == Grant(scope=frozenset(Scope), capabilities=CRAWLER_CAPABILITIES)
     assert _verify_at(token, NOW + 60, scope="api").claims.identity == "lxvdplwt"
 
 
@@ -237,6 +238,7 @@ def livekit_case(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any], Grant
         hidden=bool(flags["hidden"]),
         recorder=bool(flags["recorder"]),
         scope=frozenset({Scope.ROOM, Scope.API} if flags["roomList"] else {Scope.ROOM}),
+        capabilities=frozenset({Capability.ROOMS_READ} if flags["roomList"] else ()),
     )
     body = {"sub": draw(texts), "video": video}
     extra = draw(
@@ -270,6 +272,7 @@ def videosdk_case(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any], Gran
         admin=mod,
         join=JoinMode.ASK if "ask_join" in permissions else JoinMode.DIRECT,
         scope=frozenset(names[r] for r in roles) if roles else frozenset(Scope),
+        capabilities=CRAWLER_CAPABILITIES if roles and "crawler" in roles else frozenset(),
     )
     return body, {}, grant
 

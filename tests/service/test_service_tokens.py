@@ -15,6 +15,7 @@ from roomkey.errors import InvalidClaimValueError, UnknownRoomError
 from roomkey.minting import AccessToken
 from roomkey.service import RoomkeyService, TokenRequest
 from roomkey.service.audit import AuditUnavailableError
+from roomkey.service.tokens import ProjectRequiredError
 from roomkey.store import AuditRecord, StoreError, open_store
 from roomkey.store.records import ProjectSettings
 
@@ -215,12 +216,18 @@ async def test_tokens_of_one_project_are_checked_against_its_own_rules(
     token_a = await service.tokens.issue(a, TokenRequest(identity="alice", room="r"), "x")
     token_b = await service.tokens.issue(b, TokenRequest(identity="alice", room="r"), "x")
     await service.revocations.revoke(b.project_id, identity="alice")
-    assert service.tokens.verify(token_a.token).valid
-    outcome = service.tokens.verify(token_b.token)
+    pa, pb = a.project_id, b.project_id
+    assert service.tokens.verify(token_a.token, project=pa).valid
+    outcome = service.tokens.verify(token_b.token, project=pb)
     assert outcome.error is not None and outcome.error.code == "revoked"
     await service.rooms.deactivate(a.project_id, "r")
-    assert service.tokens.verify(token_a.token).error.code == "room_inactive"  # type: ignore[union-attr]
-    assert service.tokens.verify(token_b.token).error.code == "revoked"  # type: ignore[union-attr]
+    assert service.tokens.verify(token_a.token, project=pa).error.code == "room_inactive"  # type: ignore[union-attr]
+    assert service.tokens.verify(token_b.token, project=pb).error.code == "revoked"  # type: ignore[union-attr]
+    # each token is a stranger to the other project, whatever its own state
+    assert service.tokens.verify(token_a.token, project=pb).error.code == "wrong_project"  # type: ignore[union-attr]
+    assert service.tokens.verify(token_b.token, project=pa).error.code == "wrong_project"  # type: ignore[union-attr]
+    with pytest.raises(ProjectRequiredError):
+        service.tokens.verify(token_a.token)
     rooms_b, _ = await service.rooms.list_rooms(b.project_id)
     assert [r.active for r in rooms_b] == [True]
     assert NOW  # the clock these tokens were issued under

@@ -1,4 +1,11 @@
-"""Dependencies shared by the routers: the service, the authenticated caller, rate limits.
+"""Dependencies shared by the routers: the service, the authorised caller, rate limits.
+
+Every route that needs a caller declares it with one :class:`Requires` object naming the
+capability it needs. That object is the whole caller pipeline (the Authorization header, refused
+when sent twice; every check of the token; the capability, for the route's room when it is
+room-bound; the issuance rate limit), and the lean hot routes call the very same object, so no
+path can skip a step. The app reads the objects back to write "requires: ..." into each
+operation's OpenAPI description.
 
 They are ``async def`` although none awaits: FastAPI runs a plain ``def`` dependency in a worker
 thread, and these are a few microseconds of work each, far cheaper than the thread hop.
@@ -6,12 +13,18 @@ thread, and these are a few microseconds of work each, far cheaper than the thre
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from starlette.types import Scope
 
+from roomkey.api.errors import ApiError
 from roomkey.api.ratelimit import RateLimiter
+from roomkey.capabilities import Capability
 from roomkey.service import Caller, RoomkeyService
+
+AUTHORIZATION_DOC = "`Bearer <server token>` or the raw token (VideoSDK style)."
 
 
 async def get_service(request: Request) -> RoomkeyService:
@@ -30,18 +43,24 @@ ServiceDep = Annotated[RoomkeyService, Depends(get_service)]
 LimiterDep = Annotated[RateLimiter, Depends(get_limiter)]
 
 
-async def get_caller(
-    service: ServiceDep,
-    authorization: Annotated[
-        str | None,
-        Header(description="`Bearer <server token>` or the raw token (VideoSDK style)."),
-    ] = None,
-) -> Caller:
-    """The authenticated caller (401 without a valid server token, 403 for a room token)."""
-    return service.authenticate(authorization)
+def authorization_header(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
+    """The one ``Authorization`` header of a request (latin-1, as Starlette decodes it).
 
-
-CallerDep = Annotated[Caller, Depends(get_caller)]
+    Raises a 400 ``duplicate_header`` when there are several: proxies and frameworks disagree on
+    which one counts, so a request carrying two is refused rather than guessed at.
+    """
+    found: str | None = None
+    for name, value in headers:
+        if name.lower() == b"authorization":
+            if found is not None:
+                raise ApiError(
+                    "duplicate_header",
+                    "the request carries more than one Authorization header",
+                    400,
+                    header="authorization",
+                )
+            found = value.decode("latin-1")
+    return found
 
 
 def count_issuance(caller: Caller, service: RoomkeyService, limiter: RateLimiter) -> None:
@@ -51,10 +70,82 @@ def count_issuance(caller: Caller, service: RoomkeyService, limiter: RateLimiter
     limiter.hit(f"issue:{caller.kid}", per_min)
 
 
-async def issuing_caller(caller: CallerDep, service: ServiceDep, limiter: LimiterDep) -> Caller:
-    """A caller allowed to issue one more token now (429 with Retry-After otherwise)."""
-    count_issuance(caller, service, limiter)
-    return caller
+class Requires:
+    """The caller pipeline of a route that needs ``capability`` (see the module docstring)."""
+
+    def __init__(
+        self, capability: Capability, *, issues: bool = False, room_param: str | None = None
+    ) -> None:
+        self.capability = capability
+        # whether each call counts one token issuance against the caller's rate limit
+        self.issues = issues
+        # the path parameter naming the room a room-bound right is checked for
+        self.room_param = room_param
+
+    def resolve(
+        self, service: RoomkeyService, scope: Scope, limiter: RateLimiter | None = None
+    ) -> Caller:
+        """The authorised caller of the request ``scope`` (401, 403, 400 or 429 otherwise).
+
+        ``limiter`` is required when the pipeline counts issuances.
+        """
+        header = authorization_header(scope["headers"])
+        room = scope.get("path_params", {}).get(self.room_param) if self.room_param else None
+        caller = service.authorize(header, self.capability, room=room)
+        if self.issues:
+            assert limiter is not None, "an issuing pipeline needs the rate limiter"
+            count_issuance(caller, service, limiter)
+        return caller
+
+    async def __call__(
+        self,
+        request: Request,
+        authorization: Annotated[str | None, Header(description=AUTHORIZATION_DOC)] = None,
+    ) -> Caller:
+        # ``authorization`` is declared for the OpenAPI document; the raw headers are read so
+        # that a repeated header is refused instead of the first one winning.
+        app = request.app
+        return self.resolve(app.state.service, request.scope, app.state.limiter)
+
+    def __repr__(self) -> str:
+        return f"Requires({self.capability.value!r})"
 
 
-IssuerDep = Annotated[Caller, Depends(issuing_caller)]
+def requires(capability: Capability, *, room_param: str | None = None) -> Requires:
+    """The pipeline object of a route needing ``capability``."""
+    return Requires(capability, room_param=room_param)
+
+
+# One object per capability for the management routes; issuing routes have their own (below).
+KEYS = requires(Capability.KEYS)
+PROJECT = requires(Capability.PROJECT)
+ROOMS_READ = requires(Capability.ROOMS_READ)
+ROOMS_WRITE = requires(Capability.ROOMS_WRITE)
+ROLES = requires(Capability.ROLES)
+REVOCATIONS = requires(Capability.REVOCATIONS)
+AUDIT_READ = requires(Capability.AUDIT_READ)
+ADMIN = requires(Capability.ADMIN)
+TOKENS_ISSUE = Requires(Capability.TOKENS_ISSUE, issues=True)
+TOKENS_VERIFY = requires(Capability.TOKENS_VERIFY)
+
+KeysCaller = Annotated[Caller, Depends(KEYS)]
+ProjectCaller = Annotated[Caller, Depends(PROJECT)]
+RoomsReader = Annotated[Caller, Depends(ROOMS_READ)]
+RoomsWriter = Annotated[Caller, Depends(ROOMS_WRITE)]
+RolesCaller = Annotated[Caller, Depends(ROLES)]
+RevocationsCaller = Annotated[Caller, Depends(REVOCATIONS)]
+AuditReader = Annotated[Caller, Depends(AUDIT_READ)]
+AdminCaller = Annotated[Caller, Depends(ADMIN)]
+IssuerDep = Annotated[Caller, Depends(TOKENS_ISSUE)]
+
+
+def optional_verifier(service: RoomkeyService, scope: Scope) -> Caller | None:
+    """A caller with tokens:verify when the request carries a token, else None (verify route).
+
+    The verify route takes no caller token by default (media servers call it with the
+    participant's token alone); one that is sent is checked like any other and fixes the
+    project the verification is bound to.
+    """
+    if authorization_header(scope["headers"]) is None:
+        return None
+    return TOKENS_VERIFY.resolve(service, scope)

@@ -24,6 +24,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "forbidden": 403,
     "not_found": 404,
     "unknown_room": 404,
+    "unknown_project": 404,
     "conflict": 409,
     "wrong_room": 403,
     "room_inactive": 409,

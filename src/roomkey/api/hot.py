@@ -3,11 +3,12 @@
 `POST /token` and `POST /v1/tokens/verify` are where throughput matters (DESIGN §7). FastAPI's
 layers (exception middleware, exit stacks, routing, dependency solving) cost more than minting a
 token, so :class:`RoomkeyApp` serves these two paths itself, with the same body cap and the same
-metrics and log line that the middleware gives every other route, running the same steps in the
-same order as the documented routes in :mod:`roomkey.api.routers.tokens` (body, then caller, then
-rate limit, then issue and audit). Exceptions go to the app's own exception handlers, so every
-answer is identical; the FastAPI definitions stay as the OpenAPI documentation and serve the
-paths under a ``root_path``.
+metrics and log line that the middleware gives every other route. The caller pipeline is not
+repeated here: each hot handler calls the very :class:`~roomkey.api.deps.Requires` object its
+documented route in :mod:`roomkey.api.routers.tokens` declares (header, token checks,
+capability, rate limit), after the same body parsing, then the same shared outcome function.
+Exceptions go to the app's own exception handlers, so every answer is identical; the FastAPI
+definitions stay as the OpenAPI documentation and serve the paths under a ``root_path``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from roomkey.api.body import parse_json
-from roomkey.api.deps import count_issuance
+from roomkey.api.deps import TOKENS_ISSUE, optional_verifier
 from roomkey.api.middleware import declared_too_large, observe, read_capped, too_large
 from roomkey.api.routers.tokens import livekit_outcome, verify_outcome
 from roomkey.api.schemas import LiveKitTokenRequest, VerifyRequest
@@ -41,15 +42,16 @@ async def livekit_token(app: FastAPI, scope: Scope, body: bytes) -> tuple[int, A
     """`POST /token` (see ``routers.tokens.livekit_token``)."""
     request = parse_json(body, LiveKitTokenRequest)
     service: RoomkeyService = app.state.service
-    caller = service.authenticate(_first_header(scope, b"authorization"))
-    count_issuance(caller, service, app.state.limiter)
+    caller = TOKENS_ISSUE.resolve(service, scope, app.state.limiter)
     return 201, await livekit_outcome(service, caller, request, app.state.metrics)
 
 
 async def verify_token(app: FastAPI, scope: Scope, body: bytes) -> tuple[int, Any]:
     """`POST /v1/tokens/verify` (see ``routers.tokens.verify_token``)."""
     request = parse_json(body, VerifyRequest)
-    return 200, verify_outcome(app.state.service, request, app.state.metrics)
+    service: RoomkeyService = app.state.service
+    caller = optional_verifier(service, scope)
+    return 200, verify_outcome(service, request, app.state.metrics, caller)
 
 
 HOT_ROUTES: dict[str, HotHandler] = {"/token": livekit_token, "/v1/tokens/verify": verify_token}
@@ -115,15 +117,6 @@ class RoomkeyApp(FastAPI):
                 response: Response = await result if inspect.isawaitable(result) else result
                 return response
         raise exc  # pragma: no cover - the app registers a handler for Exception
-
-
-def _first_header(scope: Scope, name: bytes) -> str | None:
-    """The first ``name`` header, decoded as Starlette's ``request.headers.get`` does."""
-    for key, value in scope["headers"]:
-        if key.lower() == name:
-            decoded: str = value.decode("latin-1")
-            return decoded
-    return None
 
 
 __all__ = ["HOT_ROUTES", "RoomkeyApp"]

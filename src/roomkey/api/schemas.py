@@ -86,6 +86,13 @@ class VerifyRequest(Strict):
     room: str | None = Field(None, max_length=256)
     identity: str | None = Field(None, max_length=256)
     scope: Literal["room", "api"] = "room"
+    project: str | None = Field(
+        None,
+        max_length=256,
+        description="The project the token must belong to. Needed unless the request carries a "
+        "server token with tokens:verify (which fixes the project) or the server holds exactly "
+        "one project.",
+    )
 
 
 class VerifyPublic(BaseModel):
@@ -94,6 +101,7 @@ class VerifyPublic(BaseModel):
     valid: bool
     code: str | None = None
     message: str
+    project: str | None = Field(None, description="The project the token was checked against.")
     dialect: str | None = None
     kid: str | None = None
     claims: dict[str, Any] | None = None
@@ -254,6 +262,11 @@ class ProjectSettingsUpdate(Strict):
     auto_create_rooms: bool | None = None
     sandbox_enabled: bool | None = None
     rate_limit_per_min: int | None = Field(None, ge=1, le=1_000_000)
+    videosdk_roleless_api: bool | None = Field(
+        None,
+        description="Let a VideoSDK token without `roles` call the API with the crawler role's "
+        "rights (rooms:read, rooms:write, tokens:issue, tokens:verify); off by default.",
+    )
 
 
 class ProjectCreate(Strict):

@@ -67,10 +67,19 @@ def parse_attributes(items: Sequence[str]) -> dict[str, str] | None:
 
 
 def permissions_from_flags(
-    grants: Sequence[str], sources: str | None, join: str | None, scope: str | None
+    grants: Sequence[str],
+    sources: str | None,
+    join: str | None,
+    scope: str | None,
+    capabilities: str | None = None,
 ) -> dict[str, Any]:
-    """One override mapping from ``--grant``, ``--sources``, ``--join`` and ``--scope``."""
+    """One override mapping from ``--grant``, ``--sources``, ``--join``, ``--scope`` and
+    ``--capabilities`` (which, without ``--scope``, makes a server-only token)."""
     permissions = parse_grants(grants)
+    if capabilities is not None:
+        permissions["capabilities"] = [c.strip() for c in capabilities.split(",") if c.strip()]
+        if scope is None and "scope" not in permissions:
+            scope = "api"
     if sources is not None:
         permissions["sources"] = [s.strip() for s in sources.split(",") if s.strip()]
     if join is not None:

@@ -115,7 +115,9 @@ class Credentials:
         from roomkey.minting import AccessToken
 
         builder = AccessToken(self.api_key, self.api_secret).with_identity(CLI_IDENTITY)
-        minted = builder.with_scope("api").with_ttl(CLI_TOKEN_TTL_S).to_jwt()
+        # The key's holder owns the project: the command's token may do what the key may.
+        builder = builder.with_scope("api").with_permissions(capabilities=["admin"])
+        minted = builder.with_ttl(CLI_TOKEN_TTL_S).to_jwt()
         remember_secret(minted)
         return minted
 

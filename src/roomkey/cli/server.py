@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
+    from roomkey.capabilities import Capability
     from roomkey.service import ServerSettings
 
 # The service layer (SQLAlchemy, migrations) is imported inside the commands: the token and key
@@ -84,6 +85,15 @@ def db_upgrade(
 def admin_token(
     project: Annotated[str | None, typer.Option("--project", help="Project id.")] = None,
     ttl: Annotated[int, typer.Option("--ttl", help="Lifetime in seconds.")] = 3600,
+    permissions: Annotated[
+        str,
+        typer.Option(
+            "--permissions",
+            help="Capabilities the token carries, comma-separated (keys, project, rooms:read, "
+            "rooms:write, roles, tokens:issue, tokens:verify, revocations, audit:read, "
+            "rooms:moderate, webhooks, admin).",
+        ),
+    ] = "admin",
     database_url: DbOpt = None,
     data_dir: DataOpt = None,
     config: ConfigOpt = None,
@@ -92,10 +102,19 @@ def admin_token(
     from roomkey.service import load_settings
 
     settings = load_settings(config, database_url=database_url, data_dir=data_dir)
-    typer.echo(asyncio.run(_admin_token(settings, project, ttl)))
+    from roomkey.capabilities import parse_capabilities
+
+    capabilities = parse_capabilities(permissions)
+    if not capabilities:
+        from roomkey.errors import InvalidGrantError
+
+        raise InvalidGrantError("--permissions names no capability", field="capabilities")
+    typer.echo(asyncio.run(_admin_token(settings, project, ttl, capabilities)))
 
 
-async def _admin_token(settings: ServerSettings, project: str | None, ttl: int) -> str:
+async def _admin_token(
+    settings: ServerSettings, project: str | None, ttl: int, capabilities: frozenset[Capability]
+) -> str:
     from roomkey.service import RoomkeyService
 
     service = await RoomkeyService.open(settings)
@@ -107,6 +126,6 @@ async def _admin_token(settings: ServerSettings, project: str | None, ttl: int) 
 
             raise ConfigurationError(f"name a project with --project (one of {projects})")
         service.ctx.project(project_id)
-        return service.admin_token(project_id, ttl_s=ttl)
+        return service.admin_token(project_id, ttl_s=ttl, capabilities=sorted(capabilities))
     finally:
         await service.close()

@@ -117,6 +117,14 @@ def create(
         JoinChoice | None, typer.Option("--join", help="direct, or ask (wait in the lobby).")
     ] = None,
     scope: Annotated[str | None, typer.Option("--scope", help="room, api or room,api.")] = None,
+    capabilities: Annotated[
+        str | None,
+        typer.Option(
+            "--capabilities",
+            help="Server-API capabilities, comma-separated (e.g. rooms:write,tokens:issue; "
+            "admin = all). Implies --scope api unless --scope is given.",
+        ),
+    ] = None,
     dialect: Annotated[
         DialectName, typer.Option("--dialect", help="Wire format.", case_sensitive=False)
     ] = DialectName.NATIVE,
@@ -125,7 +133,7 @@ def create(
     """Mint a token. Prints only the token, unless --json."""
     remember_secret(api_secret)
     key = signing_key(KeyOptions(api_key, api_secret, key_file, kid))
-    permissions = permissions_from_flags(grant or [], sources, join, scope)
+    permissions = permissions_from_flags(grant or [], sources, join, scope, capabilities)
     role_value, overrides = role_and_overrides(role, permissions)
     minter = TokenMinter(key, dialect.value, api_key=api_key)
     try:

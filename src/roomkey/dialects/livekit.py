@@ -14,6 +14,7 @@ from typing import Any
 
 from roomkey._codec import json_dumps
 from roomkey._memo import Memo
+from roomkey.capabilities import LIVEKIT_FLAGS, Capability
 from roomkey.claims import Claims
 from roomkey.dialects._fields import (
     WireRead,
@@ -206,6 +207,29 @@ def _check_expressible(claims: Claims) -> None:
         )
     if claims.audience is not None:
         raise refuse(NAME, "audience", "LiveKit tokens carry no aud")
+    _check_capabilities(grant)
+
+
+_TO_FLAGS: Mapping[Capability, str] = {cap: flag for flag, cap in LIVEKIT_FLAGS.items()}
+
+
+def _check_capabilities(grant: Grant) -> None:
+    """LiveKit marks a server token by its API grants: only roomCreate/roomList mean something."""
+    other = sorted(c.value for c in grant.capabilities if c not in _TO_FLAGS)
+    if other:
+        raise refuse(
+            NAME,
+            "capabilities",
+            "LiveKit's API grants carry only rooms:write (roomCreate) and rooms:read (roomList)",
+            what=f"capabilities {', '.join(other)}",
+        )
+    if Scope.API in grant.scope and not grant.capabilities:
+        raise refuse(
+            NAME,
+            "capabilities",
+            "a LiveKit server token is marked by its API grants: name rooms:read or rooms:write",
+            what="an API scope without capabilities",
+        )
 
 
 def _video(claims: Claims) -> dict[str, Any]:
@@ -222,8 +246,9 @@ def _video(claims: Claims) -> dict[str, Any]:
 
 def _video_parts(grant: Grant) -> tuple[dict[str, Any], dict[str, Any]]:
     head: dict[str, Any] = {}
-    if Scope.API in grant.scope:
-        head.update(roomCreate=True, roomList=True)
+    for flag, cap in LIVEKIT_FLAGS.items():
+        if cap in grant.capabilities:
+            head[flag] = True
     if grant.admin:
         head["roomAdmin"] = True
     if Scope.ROOM in grant.scope:
@@ -265,8 +290,10 @@ def _read_grant(video: Mapping[str, Any]) -> Grant:
     scope = set()
     if opt_bool(video, "roomJoin", False, "video."):
         scope.add(Scope.ROOM)
-    if any(opt_bool(video, flag, False, "video.") for flag in _API_FLAGS):
+    if any([opt_bool(video, flag, False, "video.") for flag in _API_FLAGS]):  # all type-checked
         scope.add(Scope.API)
+    # roomRecord, ingressAdmin: a server token, but no right on roomkey's API
+    capabilities = frozenset(c for f, c in LIVEKIT_FLAGS.items() if video.get(f) is True)
     if not scope:
         raise InvalidClaimsError(
             "the video grant allows neither roomJoin nor any room API call", claim="video"
@@ -283,6 +310,7 @@ def _read_grant(video: Mapping[str, Any]) -> Grant:
         hidden=opt_bool(video, "hidden", False, "video."),
         recorder=opt_bool(video, "recorder", False, "video."),
         scope=frozenset(scope),
+        capabilities=capabilities,
     )
 
 

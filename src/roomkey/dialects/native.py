@@ -11,6 +11,7 @@ from typing import Any
 
 from roomkey._codec import json_dumps
 from roomkey._memo import Memo
+from roomkey.capabilities import parse_capabilities
 from roomkey.claims import Claims
 from roomkey.dialects._fields import (
     WireRead,
@@ -53,7 +54,10 @@ _TOP = (
     "room_config",
     "grant",
 )
-_BOOLS = tuple(f for f in PERMISSION_FIELDS if f not in ("sources", "join", "scope"))
+_SETS = ("sources", "join", "scope", "capabilities")
+_BOOLS = tuple(f for f in PERMISSION_FIELDS if f not in _SETS)
+# Absent from tokens minted before capabilities existed: read as none (nothing is implied).
+_OPTIONAL = frozenset({"capabilities"})
 
 _TOP_SET = frozenset(_TOP)
 _GRANT_SET = frozenset(PERMISSION_FIELDS)
@@ -169,11 +173,12 @@ def _wire_grant(grant: Grant) -> dict[str, Any]:
     out = dict(shared)
     out["sources"] = list(shared["sources"])
     out["scope"] = list(shared["scope"])
+    out["capabilities"] = list(shared["capabilities"])
     return out
 
 
 def _read_grant(raw: Mapping[str, Any]) -> Grant:
-    missing = [f for f in PERMISSION_FIELDS if f not in raw]
+    missing = [f for f in PERMISSION_FIELDS if f not in raw and f not in _OPTIONAL]
     if missing:
         raise MissingClaimError(
             f"grant field {missing[0]!r} is required", claim="grant." + missing[0]
@@ -185,6 +190,7 @@ def _read_grant(raw: Mapping[str, Any]) -> Grant:
             sources=parse_sources(str_list(raw, "sources") or []),
             join=parse_join(raw["join"]),
             scope=parse_scope(str_list(raw, "scope") or []),
+            capabilities=parse_capabilities(str_list(raw, "capabilities") or []),
         )
     except InvalidGrantError as exc:
         raise InvalidClaimsError(f"grant is inconsistent: {exc.message}", claim="grant") from exc

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from roomkey.capabilities import CRAWLER_CAPABILITIES, NO_CAPABILITIES
 from roomkey.claims import Claims
 from roomkey.dialects._fields import (
     WireRead,
@@ -63,7 +64,9 @@ class VideoSdkDialect:
             payload["roomId"] = claims.room
         if claims.identity is not None:
             payload["participantId"] = claims.identity
-        payload["roles"] = [r for r, s in ROLES.items() if s in grant.scope]
+        roles = _roles(grant)
+        if roles:
+            payload["roles"] = roles
         # VideoSDK's documented payload has no nbf (it reads as iat); a later start is written
         # as a standard nbf rather than dropped, which would make the token valid too early.
         return registered(claims, payload, nbf=claims.not_before != claims.issued_at)
@@ -129,6 +132,33 @@ def _check_expressible(claims: Claims) -> None:
             raise refuse(NAME, field, "VideoSDK tokens carry no such claim")
     if claims.attributes:
         raise refuse(NAME, "attributes", "VideoSDK tokens carry no such claim")
+    _roles(grant)
+
+
+def _roles(grant: Grant) -> list[str]:
+    """The ``roles`` claim for a grant; empty for VideoSDK's role-less form (both scopes).
+
+    ``crawler`` carries exactly the capabilities of VideoSDK's v2 server API; a token without
+    roles is valid for both scopes but, for roomkey's API, a participant token.
+    """
+    if grant.capabilities not in (NO_CAPABILITIES, CRAWLER_CAPABILITIES):
+        raise refuse(
+            NAME,
+            "capabilities",
+            "the crawler role carries exactly " + ", ".join(sorted(CRAWLER_CAPABILITIES)),
+            what="capabilities " + ", ".join(sorted(grant.capabilities)),
+        )
+    crawler = bool(grant.capabilities)
+    if Scope.API in grant.scope and not crawler:
+        if Scope.ROOM in grant.scope:
+            return []
+        raise refuse(
+            NAME,
+            "capabilities",
+            "a crawler token carries " + ", ".join(sorted(CRAWLER_CAPABILITIES)),
+            what="an API scope without capabilities",
+        )
+    return [r for r, s in ROLES.items() if s in grant.scope]
 
 
 def _read_grant(permissions: list[str], roles: list[str] | None) -> Grant:
@@ -146,11 +176,13 @@ def _read_grant(permissions: list[str], roles: list[str] | None) -> Grant:
     scope = frozenset(ROLES[r] for r in roles if r in ROLES) if roles else frozenset(Scope)
     if not scope:
         raise InvalidClaimsError("roles name neither rtc nor crawler", claim="roles")
+    crawler = roles is not None and "crawler" in roles
     return Grant(
         admin=mod,
         moderate=mod,
         join=JoinMode.ASK if ask else JoinMode.DIRECT,
         scope=scope,
+        capabilities=CRAWLER_CAPABILITIES if crawler else NO_CAPABILITIES,
     )
 
 

@@ -6,14 +6,15 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from roomkey.capabilities import Capability
 from roomkey.grants import Scope
 from roomkey.minting import TokenMinter
 from roomkey.secretbox import SecretBox
 from roomkey.service.audit import AuditWriter
-from roomkey.service.auth import Caller, authenticate
+from roomkey.service.auth import Caller, authenticate, authorize
 from roomkey.service.context import Context
 from roomkey.service.ids import new_id
 from roomkey.service.keys import KeyService
@@ -227,11 +228,33 @@ class RoomkeyService:
     # ---- callers -------------------------------------------------------------------------
 
     def authenticate(self, header: str | None) -> Caller:
-        """The caller behind an Authorization header; raises Authentication/ForbiddenError."""
+        """The caller behind an Authorization header, whatever it may do.
+
+        Raises AuthenticationError (no valid token) or ForbiddenError (a signing-key token).
+        """
         return authenticate(self.tokens.verifier, header, self.ctx.state)
 
-    def admin_token(self, project_id: str, *, kid: str | None = None, ttl_s: int = 3600) -> str:
-        """A server-scope token for the project (the bootstrap admin credential)."""
+    def authorize(
+        self, header: str | None, needed: Capability, *, room: str | None = None
+    ) -> Caller:
+        """The caller behind an Authorization header, holding ``needed``.
+
+        Raises AuthenticationError (no valid token) or ForbiddenError (``details.missing``).
+        """
+        return authorize(self.tokens.verifier, header, self.ctx.state, needed, room=room)
+
+    def admin_token(
+        self,
+        project_id: str,
+        *,
+        kid: str | None = None,
+        ttl_s: int = 3600,
+        capabilities: Iterable[Capability | str] = (Capability.ADMIN,),
+    ) -> str:
+        """A server-scope token for the project holding ``capabilities`` (default: admin).
+
+        The bootstrap admin credential, and ``roomkey admin token --permissions ...``.
+        """
         if kid is None:
             kid = next(
                 r.kid
@@ -241,4 +264,5 @@ class RoomkeyService:
         key = self.ctx.state.keyring.get(kid, self.ctx.now())
         assert key is not None, "the admin key is not loaded"
         minter = TokenMinter(key, "native", max_ttl_s=max(ttl_s, 60), now=self.ctx.clock)
-        return minter.mint(identity="admin", permissions={"scope": [Scope.API]}, ttl=ttl_s).token
+        permissions = {"scope": [Scope.API], "capabilities": [str(c) for c in capabilities]}
+        return minter.mint(identity="admin", permissions=permissions, ttl=ttl_s).token

@@ -6,13 +6,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from roomkey.capabilities import Capability, expand
 from roomkey.errors import InvalidClaimValueError, RoomkeyError, TokenError
-from roomkey.grants import Scope
+from roomkey.grants import Grant, Scope
 from roomkey.keys import Key
 from roomkey.minting import MintedToken, TokenMinter
 from roomkey.roles import CustomRole
 from roomkey.service.audit import AuditWriter
-from roomkey.service.auth import Caller
+from roomkey.service.auth import Caller, ForbiddenError
 from roomkey.service.context import Context
 from roomkey.service.keys import KeyService
 from roomkey.service.rooms import RoomService
@@ -37,14 +38,33 @@ class TokenRequest:
     room_config: Mapping[str, Any] | None = None
 
 
+class WrongProjectError(TokenError):
+    """A genuine token of another project than the one the verification is bound to."""
+
+    code = "wrong_project"
+
+
+class ProjectRequiredError(RoomkeyError):
+    """The server holds several projects and the verification names none (HTTP 400)."""
+
+    code = "project_required"
+
+
+class UnknownProjectError(RoomkeyError):
+    """The verification names a project the server does not hold (HTTP 404)."""
+
+    code = "unknown_project"
+
+
 @dataclass(frozen=True, slots=True)
 class VerifyOutcome:
-    """The answer of the verify endpoint: valid or not, and why."""
+    """The answer of the verify endpoint: valid or not, and why, for one project."""
 
     valid: bool
     verified: VerifiedToken | None = None
     error: RoomkeyError | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    project: str | None = None
 
 
 _MAX_MINTERS = 4096
@@ -87,9 +107,11 @@ class TokenService:
                 f"ttl_s {request.ttl_s} is longer than the project's maximum {settings.max_ttl_s}",
                 field="ttl_s",
             )
+        minter = self._minter(caller, request.dialect)
+        _check_within_caller(caller, minter.grant_for(request.role, request.permissions)[1])
         if request.room is not None:
             await self.rooms.resolve_for_issue(caller.project_id, request.room)
-        minted = self._minter(caller, request.dialect).mint(
+        minted = minter.mint(
             identity=request.identity,
             room=request.room,
             role=request.role,
@@ -144,23 +166,83 @@ class TokenService:
         )
         return minter
 
+    def bound_project(self, named: str | None, caller: Caller | None = None) -> str:
+        """The project a verification is bound to: the caller's, the one named, or the only one.
+
+        Raises :class:`ForbiddenError` when a caller names another project than its own,
+        :class:`UnknownProjectError` for a project the server does not hold, and
+        :class:`ProjectRequiredError` when neither is given and the server holds several.
+        """
+        projects = self.ctx.state.projects
+        if caller is not None:
+            if named is not None and named != caller.project_id:
+                raise ForbiddenError(
+                    "the server token belongs to another project than the one named",
+                    field="project",
+                )
+            return caller.project_id
+        if named is not None:
+            if named not in projects:
+                raise UnknownProjectError(f"no project {named!r} on this server", field="project")
+            return named
+        if len(projects) == 1:
+            return next(iter(projects))
+        raise ProjectRequiredError(
+            'this server holds several projects: name one ("project") or send a server '
+            "token with tokens:verify",
+            field="project",
+        )
+
     def verify(
         self,
         token: str,
         *,
+        project: str | None = None,
         room: str | None = None,
         identity: str | None = None,
         scope: str = "room",
     ) -> VerifyOutcome:
-        """Every check of the core, then the room's state; never a database query."""
+        """Every check of the core for a token of ``project``, then the room's state.
+
+        Never a database query. A genuine token of another project is invalid
+        (``wrong_project``), checked before its claims so the reason is the project.
+        ``project=None`` means the server's only project (see :meth:`bound_project`, whose
+        errors it raises).
+        """
+        wanted = Scope(scope)
+        project = self.bound_project(project) if project is None else project
         try:
-            verified = self.verifier.verify(token, room=room, identity=identity, scope=Scope(scope))
-            project = self.ctx.state.project_of_key(verified.kid)
-            if project is not None and Scope(scope) is Scope.ROOM:
-                self.rooms.check_for_verify(project.record.id, verified.claims.room)
+            verified = self.verifier.verify_signature(token)
+            owner = self.ctx.state.project_of_key(verified.kid)
+            if owner is None or owner.record.id != project:
+                raise WrongProjectError("the token belongs to another project")
+            self.verifier.validate(verified, room=room, identity=identity, scope=wanted)
+            if wanted is Scope.ROOM:
+                self.rooms.check_for_verify(project, verified.claims.room)
         except TokenError as exc:
-            return VerifyOutcome(False, error=exc)
-        return VerifyOutcome(True, verified)
+            return VerifyOutcome(False, error=exc, project=project)
+        return VerifyOutcome(True, verified, project=project)
+
+
+def _check_within_caller(caller: Caller, grant: Grant) -> None:
+    """A caller hands out server rights only from its own: a subset of its capabilities."""
+    if Scope.API not in grant.scope:
+        return
+    extra = expand(grant.capabilities) - caller.capabilities
+    if extra:
+        missing = sorted(c.value for c in extra)
+        raise ForbiddenError(
+            "a server token can only carry capabilities its issuer holds; missing: "
+            + ", ".join(missing),
+            missing=missing[0],
+            field="capabilities",
+        )
+    if caller.room is not None and Capability.ROOMS_MODERATE in grant.capabilities:
+        raise ForbiddenError(
+            "a room-bound caller cannot hand out moderation rights",
+            missing=Capability.ROOMS_MODERATE.value,
+            field="capabilities",
+        )
 
 
 def _audit_row(caller: Caller, minted: MintedToken, endpoint: str) -> AuditRecord:

@@ -33,6 +33,8 @@ class ProjectSettings:
     rate_limit_per_min: int | None = None
     # whether this project's callers may create other projects (the bootstrap project)
     is_admin: bool = False
+    # whether a VideoSDK token without `roles` may call the API (with the crawler role's rights)
+    videosdk_roleless_api: bool = False
 
     def to_json(self) -> JSONObject:
         """The settings as a JSON-safe dict."""

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response
 
 from roomkey.api.body import body_doc, json_body
-from roomkey.api.deps import CallerDep, ServiceDep
+from roomkey.api.deps import KeysCaller, ServiceDep
 from roomkey.api.schemas import KeyCreate, KeyCreated, KeyPublic, KeyRotate
 from roomkey.store import KeyRecord
 
@@ -46,7 +46,7 @@ def _created(record: KeyRecord, secret: str | None) -> KeyCreated:
 )
 async def create_key(
     body: Annotated[KeyCreate, Depends(json_body(KeyCreate))],
-    caller: CallerDep,
+    caller: KeysCaller,
     service: ServiceDep,
 ) -> KeyCreated:
     """A new API key (its secret is in this response only) or a new signing key."""
@@ -60,13 +60,13 @@ async def create_key(
 
 
 @router.get("", response_model=list[KeyPublic], operation_id="list_keys")
-async def list_keys(caller: CallerDep, service: ServiceDep) -> list[KeyPublic]:
+async def list_keys(caller: KeysCaller, service: ServiceDep) -> list[KeyPublic]:
     """Every key of the project, without secrets."""
     return [key_public(r) for r in await service.keys.list_keys(caller.project_id)]
 
 
 @router.get("/{kid}", response_model=KeyPublic, operation_id="get_key")
-async def get_key(kid: str, caller: CallerDep, service: ServiceDep) -> KeyPublic:
+async def get_key(kid: str, caller: KeysCaller, service: ServiceDep) -> KeyPublic:
     """One key, without its secret."""
     return key_public(await service.keys.get(caller.project_id, kid))
 
@@ -81,7 +81,7 @@ async def get_key(kid: str, caller: CallerDep, service: ServiceDep) -> KeyPublic
 async def rotate_key(
     kid: str,
     body: Annotated[KeyRotate, Depends(json_body(KeyRotate))],
-    caller: CallerDep,
+    caller: KeysCaller,
     service: ServiceDep,
 ) -> KeyCreated:
     """A new key replacing `kid`; the old one verifies until `overlap_s` from now."""
@@ -90,7 +90,7 @@ async def rotate_key(
 
 
 @router.post("/{kid}/disable", response_model=KeyPublic, operation_id="disable_key")
-async def disable_key(kid: str, caller: CallerDep, service: ServiceDep) -> KeyPublic:
+async def disable_key(kid: str, caller: KeysCaller, service: ServiceDep) -> KeyPublic:
     """Stop a key at once (tokens it signed stop verifying)."""
     return key_public(await service.keys.disable(caller.project_id, kid))
 
@@ -102,7 +102,7 @@ async def disable_key(kid: str, caller: CallerDep, service: ServiceDep) -> KeyPu
     response_class=Response,
     responses={204: {"description": "Deleted"}},
 )
-async def delete_key(kid: str, caller: CallerDep, service: ServiceDep) -> Response:
+async def delete_key(kid: str, caller: KeysCaller, service: ServiceDep) -> Response:
     """Delete a key for good."""
     await service.keys.delete(caller.project_id, kid)
     return Response(status_code=204)

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from roomkey.api.body import body_doc, json_body
-from roomkey.api.deps import CallerDep, ServiceDep
+from roomkey.api.deps import AdminCaller, AuditReader, ProjectCaller, ServiceDep
 from roomkey.api.schemas import (
     AuditPage,
     AuditPublic,
@@ -35,7 +35,7 @@ def project_public(record: ProjectRecord) -> ProjectPublic:
 
 
 @router.get("/project", response_model=ProjectPublic, operation_id="get_project")
-async def get_project(caller: CallerDep, service: ServiceDep) -> ProjectPublic:
+async def get_project(caller: ProjectCaller, service: ServiceDep) -> ProjectPublic:
     """The caller's project and its settings."""
     return project_public(service.ctx.project(caller.project_id).record)
 
@@ -48,7 +48,7 @@ async def get_project(caller: CallerDep, service: ServiceDep) -> ProjectPublic:
 )
 async def update_project(
     body: Annotated[ProjectSettingsUpdate, Depends(json_body(ProjectSettingsUpdate))],
-    caller: CallerDep,
+    caller: ProjectCaller,
     service: ServiceDep,
 ) -> ProjectPublic:
     """Change project policy (TTLs, auto-created rooms, sandbox, rate limit)."""
@@ -63,7 +63,7 @@ async def update_project(
 
 @router.get("/audit", response_model=AuditPage, operation_id="list_audit")
 async def list_audit(
-    caller: CallerDep,
+    caller: AuditReader,
     service: ServiceDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
@@ -101,7 +101,7 @@ async def list_audit(
 )
 async def create_project(
     body: Annotated[ProjectCreate, Depends(json_body(ProjectCreate))],
-    caller: CallerDep,
+    caller: AdminCaller,
     service: ServiceDep,
 ) -> ProjectCreated:
     """A new project with its first API key (callers of the bootstrap project only)."""

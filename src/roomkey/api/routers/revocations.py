@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from roomkey.api.body import body_doc, json_body
-from roomkey.api.deps import CallerDep, ServiceDep
+from roomkey.api.deps import RevocationsCaller, ServiceDep
 from roomkey.api.schemas import RevocationCreate, RevocationPublic
 from roomkey.store import RevocationRecord
 
@@ -40,7 +40,7 @@ def revocation_public(record: RevocationRecord) -> RevocationPublic:
 )
 async def create_revocation(
     body: Annotated[RevocationCreate, Depends(json_body(RevocationCreate))],
-    caller: CallerDep,
+    caller: RevocationsCaller,
     service: ServiceDep,
 ) -> RevocationPublic:
     """Revoke; persisted before this returns and enforced at once."""
@@ -58,7 +58,7 @@ async def create_revocation(
 
 @router.get("", response_model=list[RevocationPublic], operation_id="list_revocations")
 async def list_revocations(
-    caller: CallerDep,
+    caller: RevocationsCaller,
     service: ServiceDep,
     include_lifted: Annotated[bool, Query()] = False,
 ) -> list[RevocationPublic]:
@@ -69,7 +69,7 @@ async def list_revocations(
 
 @router.delete("/{revocation_id}", response_model=RevocationPublic, operation_id="lift_revocation")
 async def lift_revocation(
-    revocation_id: str, caller: CallerDep, service: ServiceDep
+    revocation_id: str, caller: RevocationsCaller, service: ServiceDep
 ) -> RevocationPublic:
     """Lift a rule."""
     return revocation_public(await service.revocations.lift(caller.project_id, revocation_id))

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response
 
 from roomkey.api.body import body_doc, json_body
-from roomkey.api.deps import CallerDep, ServiceDep
+from roomkey.api.deps import RolesCaller, ServiceDep
 from roomkey.api.schemas import RolePublic, RolePut
 from roomkey.service.roles import role_from_record
 from roomkey.store import RoleRecord
@@ -32,7 +32,7 @@ def role_public(record: RoleRecord) -> RolePublic:
 async def put_role(
     name: str,
     body: Annotated[RolePut, Depends(json_body(RolePut))],
-    caller: CallerDep,
+    caller: RolesCaller,
     service: ServiceDep,
 ) -> RolePublic:
     """Create or replace a custom role (at most 20 characters; unnamed permissions denied)."""
@@ -40,13 +40,13 @@ async def put_role(
 
 
 @router.get("", response_model=list[RolePublic], operation_id="list_roles")
-async def list_roles(caller: CallerDep, service: ServiceDep) -> list[RolePublic]:
+async def list_roles(caller: RolesCaller, service: ServiceDep) -> list[RolePublic]:
     """Every custom role of the project."""
     return [role_public(r) for r in await service.roles.list_roles(caller.project_id)]
 
 
 @router.get("/{name}", response_model=RolePublic, operation_id="get_role")
-async def get_role(name: str, caller: CallerDep, service: ServiceDep) -> RolePublic:
+async def get_role(name: str, caller: RolesCaller, service: ServiceDep) -> RolePublic:
     """One custom role."""
     return role_public(await service.roles.get(caller.project_id, name))
 
@@ -58,7 +58,7 @@ async def get_role(name: str, caller: CallerDep, service: ServiceDep) -> RolePub
     operation_id="delete_role",
     responses={204: {"description": "Deleted"}},
 )
-async def delete_role(name: str, caller: CallerDep, service: ServiceDep) -> Response:
+async def delete_role(name: str, caller: RolesCaller, service: ServiceDep) -> Response:
     """Delete a custom role."""
     await service.roles.delete(caller.project_id, name)
     return Response(status_code=204)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response
 
 from roomkey.api.body import body_doc, json_body
-from roomkey.api.deps import CallerDep, ServiceDep
+from roomkey.api.deps import RoomsReader, RoomsWriter, ServiceDep
 from roomkey.api.schemas import RoomCreate, RoomPage, RoomPublic
 from roomkey.store import RoomRecord
 
@@ -38,7 +38,7 @@ def room_public(room: RoomRecord) -> RoomPublic:
 )
 async def create_room(
     body: Annotated[RoomCreate, Depends(json_body(RoomCreate))],
-    caller: CallerDep,
+    caller: RoomsWriter,
     service: ServiceDep,
     response: Response,
 ) -> RoomPublic:
@@ -56,7 +56,7 @@ async def create_room(
 
 @router.get("", response_model=RoomPage, operation_id="list_rooms")
 async def list_rooms(
-    caller: CallerDep,
+    caller: RoomsReader,
     service: ServiceDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
@@ -69,7 +69,7 @@ async def list_rooms(
 
 
 @router.get("/validate/{room_id}", response_model=RoomPublic, operation_id="validate_room")
-async def validate_room(room_id: str, caller: CallerDep, service: ServiceDep) -> RoomPublic:
+async def validate_room(room_id: str, caller: RoomsReader, service: ServiceDep) -> RoomPublic:
     """The room if it exists and is active (404 or 409 otherwise)."""
     room = await service.rooms.get(caller.project_id, room_id)
     from roomkey.service.rooms import check_room_usable
@@ -79,12 +79,12 @@ async def validate_room(room_id: str, caller: CallerDep, service: ServiceDep) ->
 
 
 @router.get("/{room_id}", response_model=RoomPublic, operation_id="get_room")
-async def get_room(room_id: str, caller: CallerDep, service: ServiceDep) -> RoomPublic:
+async def get_room(room_id: str, caller: RoomsReader, service: ServiceDep) -> RoomPublic:
     """A room by id or custom id."""
     return room_public(await service.rooms.get(caller.project_id, room_id))
 
 
 @router.post("/{room_id}/deactivate", response_model=RoomPublic, operation_id="deactivate_room")
-async def deactivate_room(room_id: str, caller: CallerDep, service: ServiceDep) -> RoomPublic:
+async def deactivate_room(room_id: str, caller: RoomsWriter, service: ServiceDep) -> RoomPublic:
     """Deactivate a room: its tokens are refused from now on."""
     return room_public(await service.rooms.deactivate(caller.project_id, room_id))

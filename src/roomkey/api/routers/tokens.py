@@ -15,7 +15,14 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import PlainTextResponse
 
 from roomkey.api.body import body_doc, json_body
-from roomkey.api.deps import IssuerDep, LimiterDep, ServiceDep
+from roomkey.api.deps import (
+    AUTHORIZATION_DOC,
+    IssuerDep,
+    LimiterDep,
+    ServiceDep,
+    authorization_header,
+    optional_verifier,
+)
 from roomkey.api.errors import ApiError
 from roomkey.api.metrics import Metrics
 from roomkey.api.responses import FastJSONResponse
@@ -212,6 +219,7 @@ def _outcome_body(outcome: VerifyOutcome) -> dict[str, Any]:
             "valid": True,
             "code": None,
             "message": "the token is valid",
+            "project": outcome.project,
             "dialect": v.dialect,
             "kid": v.kid,
             "claims": v.claims.to_dict(),
@@ -223,6 +231,7 @@ def _outcome_body(outcome: VerifyOutcome) -> dict[str, Any]:
         "valid": False,
         "code": outcome.error.code,
         "message": outcome.error.message,
+        "project": outcome.project,
         "details": outcome.error.details,
     }
 
@@ -237,21 +246,30 @@ async def verify_token(
     body: Annotated[VerifyRequest, Depends(json_body(VerifyRequest))],
     service: ServiceDep,
     request: Request,
+    authorization: Annotated[
+        str | None, Header(description="Optional. " + AUTHORIZATION_DOC + " Needs tokens:verify.")
+    ] = None,
 ) -> FastJSONResponse:
-    """Valid or not, the normalised grant, and a precise reason (never a database query).
+    """Valid or not, for which project, the normalised grant, and a precise reason.
 
-    No caller token is needed: the answer reveals nothing the token's holder cannot learn by
-    joining, and media servers call this route with the participant's token alone.
+    Never a database query. A verification is bound to one project: the one a server token
+    with tokens:verify belongs to (sent in `Authorization`), else the one the body names
+    (`project`), else the server's only project; with several projects and neither, the answer
+    is `400 project_required`. A genuine token of another project is `valid: false` with the
+    code `wrong_project`. No caller token is needed otherwise: media servers call this route
+    with the participant's token alone.
     """
-    return FastJSONResponse(verify_outcome(service, body, request.app.state.metrics))
+    caller = optional_verifier(service, request.scope)
+    return FastJSONResponse(verify_outcome(service, body, request.app.state.metrics, caller))
 
 
 def verify_outcome(
-    service: RoomkeyService, body: VerifyRequest, metrics: Metrics
+    service: RoomkeyService, body: VerifyRequest, metrics: Metrics, caller: Caller | None = None
 ) -> dict[str, Any]:
     """Verify from memory and count the outcome; the 200 body (shared with the lean route)."""
+    project = service.tokens.bound_project(body.project, caller)
     outcome = service.tokens.verify(
-        body.token, room=body.room, identity=body.identity, scope=body.scope
+        body.token, project=project, room=body.room, identity=body.identity, scope=body.scope
     )
     code = "valid" if outcome.valid else (outcome.error.code if outcome.error else "invalid")
     metrics.count_verification(code)
@@ -268,11 +286,17 @@ async def rtc_validate(
     service: ServiceDep,
     request: Request,
     access_token: Annotated[str | None, Query(max_length=65536)] = None,
+    project: Annotated[str | None, Query(max_length=256)] = None,
     authorization: Annotated[str | None, Header()] = None,
 ) -> FastJSONResponse:
-    """LiveKit-style validation: the participant's token as `access_token` or a header."""
-    token = access_token or token_from_header(authorization)
-    outcome = service.tokens.verify(token)
+    """LiveKit-style validation: the participant's token as `access_token` or a header.
+
+    Bound to one project like `POST /v1/tokens/verify`: the `project` named, else the server's
+    only project (`400 project_required` when it holds several).
+    """
+    bound = service.tokens.bound_project(project)
+    token = access_token or token_from_header(authorization_header(request.scope["headers"]))
+    outcome = service.tokens.verify(token, project=bound)
     code = "valid" if outcome.valid else (outcome.error.code if outcome.error else "invalid")
     request.app.state.metrics.count_verification(code)
     return FastJSONResponse(_outcome_body(outcome), status_code=200 if outcome.valid else 401)

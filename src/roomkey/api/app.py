@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from roomkey import __version__
+from roomkey.api.access import annotate
 from roomkey.api.errors import ERROR_RESPONSES, install_error_handlers
 from roomkey.api.hot import RoomkeyApp
 from roomkey.api.metrics import Metrics
@@ -21,8 +22,13 @@ from roomkey.service import RoomkeyService, ServerSettings, load_settings
 DESCRIPTION = """Access tokens and admission for real-time audio/video rooms.
 
 Management and token-issuing calls take a server-scope token:
-`Authorization: Bearer <jwt>` or the raw `Authorization: <jwt>`. Errors always have the shape
+`Authorization: Bearer <jwt>` or the raw `Authorization: <jwt>`. Each operation names the one
+capability it requires (`requires: rooms:write`); a token without it gets 403 with
+`details.missing`. Errors always have the shape
 `{"error": code, "message": ..., "details": ...}`."""
+
+# Every router of the app, in inclusion order.
+ROUTERS = tuple(m.router for m in (tokens, keys, rooms, roles, revocations, project, health))
 
 
 def tune_garbage_collector() -> None:
@@ -71,8 +77,9 @@ def create_app(
     if service is not None:
         app.state.service = service
     install_error_handlers(app)
-    for module in (tokens, keys, rooms, roles, revocations, project, health):
-        app.include_router(module.router)
+    annotate(ROUTERS)
+    for router in ROUTERS:
+        app.include_router(router)
     app.add_middleware(Observe, metrics=app.state.metrics)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.setup_hot_routes(settings.max_body_bytes)

@@ -149,3 +149,14 @@ def optional_verifier(service: RoomkeyService, scope: Scope) -> Caller | None:
     if authorization_header(scope["headers"]) is None:
         return None
     return TOKENS_VERIFY.resolve(service, scope)
+
+
+async def optional_verifier_dep(
+    request: Request,
+    authorization: Annotated[
+        str | None,
+        Header(description="Optional. " + AUTHORIZATION_DOC + " Needs tokens:verify."),
+    ] = None,
+) -> Caller | None:
+    """:func:`optional_verifier` as a route dependency (the header declared for OpenAPI)."""
+    return optional_verifier(request.app.state.service, request.scope)

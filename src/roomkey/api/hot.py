@@ -6,7 +6,8 @@ token, so :class:`RoomkeyApp` serves these two paths itself, with the same body 
 metrics and log line that the middleware gives every other route. The caller pipeline is not
 repeated here: each hot handler calls the very :class:`~roomkey.api.deps.Requires` object its
 documented route in :mod:`roomkey.api.routers.tokens` declares (header, token checks,
-capability, rate limit), after the same body parsing, then the same shared outcome function.
+capability, rate limit), before the same body parsing, then the same shared outcome function
+(the documented routes declare the caller before the body, so both check who calls first).
 Exceptions go to the app's own exception handlers, so every answer is identical; the FastAPI
 definitions stay as the OpenAPI documentation and serve the paths under a ``root_path``.
 """
@@ -40,17 +41,17 @@ _JSON = (b"content-type", b"application/json")
 
 async def livekit_token(app: FastAPI, scope: Scope, body: bytes) -> tuple[int, Any]:
     """`POST /token` (see ``routers.tokens.livekit_token``)."""
-    request = parse_json(body, LiveKitTokenRequest)
     service: RoomkeyService = app.state.service
     caller = TOKENS_ISSUE.resolve(service, scope, app.state.limiter)
+    request = parse_json(body, LiveKitTokenRequest)
     return 201, await livekit_outcome(service, caller, request, app.state.metrics)
 
 
 async def verify_token(app: FastAPI, scope: Scope, body: bytes) -> tuple[int, Any]:
     """`POST /v1/tokens/verify` (see ``routers.tokens.verify_token``)."""
-    request = parse_json(body, VerifyRequest)
     service: RoomkeyService = app.state.service
     caller = optional_verifier(service, scope)
+    request = parse_json(body, VerifyRequest)
     return 200, verify_outcome(service, request, app.state.metrics, caller)
 
 

@@ -45,8 +45,8 @@ def _created(record: KeyRecord, secret: str | None) -> KeyCreated:
     openapi_extra=body_doc(KeyCreate),
 )
 async def create_key(
-    body: Annotated[KeyCreate, Depends(json_body(KeyCreate))],
     caller: KeysCaller,
+    body: Annotated[KeyCreate, Depends(json_body(KeyCreate))],
     service: ServiceDep,
 ) -> KeyCreated:
     """A new API key (its secret is in this response only) or a new signing key."""
@@ -80,8 +80,8 @@ async def get_key(kid: str, caller: KeysCaller, service: ServiceDep) -> KeyPubli
 )
 async def rotate_key(
     kid: str,
-    body: Annotated[KeyRotate, Depends(json_body(KeyRotate))],
     caller: KeysCaller,
+    body: Annotated[KeyRotate, Depends(json_body(KeyRotate))],
     service: ServiceDep,
 ) -> KeyCreated:
     """A new key replacing `kid`; the old one verifies until `overlap_s` from now."""

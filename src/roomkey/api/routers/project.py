@@ -47,8 +47,8 @@ async def get_project(caller: ProjectCaller, service: ServiceDep) -> ProjectPubl
     openapi_extra=body_doc(ProjectSettingsUpdate),
 )
 async def update_project(
-    body: Annotated[ProjectSettingsUpdate, Depends(json_body(ProjectSettingsUpdate))],
     caller: ProjectCaller,
+    body: Annotated[ProjectSettingsUpdate, Depends(json_body(ProjectSettingsUpdate))],
     service: ServiceDep,
 ) -> ProjectPublic:
     """Change project policy (TTLs, auto-created rooms, sandbox, rate limit)."""
@@ -100,8 +100,8 @@ async def list_audit(
     openapi_extra=body_doc(ProjectCreate),
 )
 async def create_project(
-    body: Annotated[ProjectCreate, Depends(json_body(ProjectCreate))],
     caller: AdminCaller,
+    body: Annotated[ProjectCreate, Depends(json_body(ProjectCreate))],
     service: ServiceDep,
 ) -> ProjectCreated:
     """A new project with its first API key (callers of the bootstrap project only)."""

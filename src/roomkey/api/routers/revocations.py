@@ -39,8 +39,8 @@ def revocation_public(record: RevocationRecord) -> RevocationPublic:
     openapi_extra=body_doc(RevocationCreate),
 )
 async def create_revocation(
-    body: Annotated[RevocationCreate, Depends(json_body(RevocationCreate))],
     caller: RevocationsCaller,
+    body: Annotated[RevocationCreate, Depends(json_body(RevocationCreate))],
     service: ServiceDep,
 ) -> RevocationPublic:
     """Revoke; persisted before this returns and enforced at once."""

@@ -31,8 +31,8 @@ def role_public(record: RoleRecord) -> RolePublic:
 )
 async def put_role(
     name: str,
-    body: Annotated[RolePut, Depends(json_body(RolePut))],
     caller: RolesCaller,
+    body: Annotated[RolePut, Depends(json_body(RolePut))],
     service: ServiceDep,
 ) -> RolePublic:
     """Create or replace a custom role (at most 20 characters; unnamed permissions denied)."""

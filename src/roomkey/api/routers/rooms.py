@@ -37,8 +37,8 @@ def room_public(room: RoomRecord) -> RoomPublic:
     openapi_extra=body_doc(RoomCreate),
 )
 async def create_room(
-    body: Annotated[RoomCreate, Depends(json_body(RoomCreate))],
     caller: RoomsWriter,
+    body: Annotated[RoomCreate, Depends(json_body(RoomCreate))],
     service: ServiceDep,
     response: Response,
 ) -> RoomPublic:

@@ -16,12 +16,11 @@ from fastapi.responses import PlainTextResponse
 
 from roomkey.api.body import body_doc, json_body
 from roomkey.api.deps import (
-    AUTHORIZATION_DOC,
     IssuerDep,
     LimiterDep,
     ServiceDep,
     authorization_header,
-    optional_verifier,
+    optional_verifier_dep,
 )
 from roomkey.api.errors import ApiError
 from roomkey.api.metrics import Metrics
@@ -56,8 +55,8 @@ def _count(request: Request, minted: MintedToken, endpoint: str) -> None:
     openapi_extra=body_doc(TokenCreate),
 )
 async def create_token(
-    body: Annotated[TokenCreate, Depends(json_body(TokenCreate))],
     caller: IssuerDep,
+    body: Annotated[TokenCreate, Depends(json_body(TokenCreate))],
     service: ServiceDep,
     request: Request,
 ) -> TokenPublic:
@@ -120,8 +119,8 @@ async def _livekit_token(
     openapi_extra=body_doc(LiveKitTokenRequest),
 )
 async def livekit_token(
-    body: Annotated[LiveKitTokenRequest, Depends(json_body(LiveKitTokenRequest))],
     caller: IssuerDep,
+    body: Annotated[LiveKitTokenRequest, Depends(json_body(LiveKitTokenRequest))],
     service: ServiceDep,
     request: Request,
 ) -> FastJSONResponse:
@@ -152,8 +151,8 @@ async def livekit_outcome(
     openapi_extra=body_doc(TemplateTokenRequest),
 )
 async def template_token(
-    body: Annotated[TemplateTokenRequest, Depends(json_body(TemplateTokenRequest))],
     caller: IssuerDep,
+    body: Annotated[TemplateTokenRequest, Depends(json_body(TemplateTokenRequest))],
     service: ServiceDep,
     request: Request,
 ) -> PlainTextResponse:
@@ -243,12 +242,10 @@ def _outcome_body(outcome: VerifyOutcome) -> dict[str, Any]:
     openapi_extra=body_doc(VerifyRequest),
 )
 async def verify_token(
+    caller: Annotated[Caller | None, Depends(optional_verifier_dep)],
     body: Annotated[VerifyRequest, Depends(json_body(VerifyRequest))],
     service: ServiceDep,
     request: Request,
-    authorization: Annotated[
-        str | None, Header(description="Optional. " + AUTHORIZATION_DOC + " Needs tokens:verify.")
-    ] = None,
 ) -> FastJSONResponse:
     """Valid or not, for which project, the normalised grant, and a precise reason.
 
@@ -259,7 +256,6 @@ async def verify_token(
     code `wrong_project`. No caller token is needed otherwise: media servers call this route
     with the participant's token alone.
     """
-    caller = optional_verifier(service, request.scope)
     return FastJSONResponse(verify_outcome(service, body, request.app.state.metrics, caller))
 
 

@@ -18,10 +18,13 @@ a test fails when this file and the app disagree. The live document is served at
 `/openapi.json`, browsable at `/docs`.
 
 **Authentication.** Management and token-issuing routes take a server-scope token (roomkey's
-`api` scope, VideoSDK's `crawler` role) signed with one of the project's API keys, as
-`Authorization: Bearer <jwt>` or the raw `Authorization: <jwt>`. A participant (room-scope)
-token gets 403; an invalid or expired one gets 401 with the message "Token is invalid or
-expired" and the precise reason in `details.reason`.
+`api` scope, VideoSDK's `crawler` role, LiveKit's `roomCreate`/`roomList`) signed with one of
+the project's API keys, as `Authorization: Bearer <jwt>` or the raw `Authorization: <jwt>`
+(sent once: a repeated header is 400 `duplicate_header`). Each operation below names the one
+capability it requires ("requires: rooms:write"; see [capabilities](capabilities.md)); a token
+without it gets 403 `forbidden` with `details.missing`. A participant (room-scope) token gets
+403 with `details.reason` `wrong_scope`; an invalid or expired one gets 401 with the message
+"Token is invalid or expired" and the precise reason in `details.reason`.
 
 **Errors.** Every error has one shape: `{"error": code, "message": ..., "details": {...}}`.
 Request bodies are JSON whatever the `Content-Type` says, are capped (413), and refuse unknown

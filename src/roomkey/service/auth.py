@@ -22,6 +22,7 @@ from roomkey.errors import RoomkeyError, TokenError
 from roomkey.grants import Scope
 from roomkey.keys import Key
 from roomkey.service.state import ServerState
+from roomkey.store import KeyRecord, ProjectSettings
 from roomkey.verifying import TokenVerifier, VerifiedToken
 
 # The seeds' wording, kept so that clients written against VideoSDK recognise it.
@@ -99,6 +100,9 @@ def token_from_header(value: str | None) -> str:
     return value
 
 
+_CallerMemo = tuple[VerifiedToken, "KeyRecord | None", "ProjectSettings | None", Caller]
+
+
 @dataclass(frozen=True, slots=True)
 class _Verified:
     """A caller token that passed every check at ``verified_at`` with ``key``."""
@@ -129,6 +133,14 @@ class VerifiedCallerCache:
     def __init__(self, max_entries: int = 1024) -> None:
         self.max_entries = max_entries
         self._entries: dict[str, _Verified] = {}
+        # token -> (verified, key record, project settings, Caller), see ``authenticate``
+        self.callers: dict[str, _CallerMemo] = {}
+
+    def remember_caller(self, token: str, memo: _CallerMemo) -> None:
+        """Keep ``memo`` for ``token`` (bounded like the verified entries)."""
+        if len(self.callers) >= self.max_entries:
+            self.callers.clear()
+        self.callers[token] = memo
 
     def verify(self, verifier: TokenVerifier, token: str) -> VerifiedToken:
         """Every check of ``verifier`` at the token's own scope (``api`` when it has it, else
@@ -198,28 +210,44 @@ def authenticate(
     participant token unless ``participant_ok`` (moderating its own room).
     """
     token = token_from_header(header)
+    cache = _cache_of(verifier)
     try:
-        verified = _cache_of(verifier).verify(verifier, token)
+        verified = cache.verify(verifier, token)
     except TokenError as exc:
         raise AuthenticationError(f"{INVALID_OR_EXPIRED}: {exc.message}", reason=exc.code) from exc
     record = state.keys.get(verified.kid)
-    if record is None or record.purpose != "api":
-        raise ForbiddenError(
-            "server tokens must be signed with an API key, not a signing key", reason="wrong_key"
-        )
-    project = state.projects.get(record.project_id)
-    roleless_api = project is not None and project.record.settings.videosdk_roleless_api
-    claims = verified.claims
-    server = Scope.API in verified.grant.scope and (
-        roleless_api or not _videosdk_roleless(verified)
-    )
-    if not server and not participant_ok:
+    project = state.projects.get(record.project_id) if record is not None else None
+    settings = project.record.settings if project is not None else None
+    # The caller depends only on the verified token, its key's record and the project's
+    # settings: remember it while all three are the very same objects.
+    memo = cache.callers.get(token)
+    if memo is not None and memo[0] is verified and memo[1] is record and memo[2] is settings:
+        caller = memo[3]
+    else:
+        caller = _caller_of(verified, record, settings)
+        cache.remember_caller(token, (verified, record, settings, caller))
+    if caller.participant and not participant_ok:
         missing = {"missing": needed.value} if needed is not None else {}
         raise ForbiddenError(
             "a participant (room-scope) token cannot call this API; use a server token",
             reason="wrong_scope",
             **missing,
         )
+    return caller
+
+
+def _caller_of(
+    verified: VerifiedToken, record: KeyRecord | None, settings: ProjectSettings | None
+) -> Caller:
+    if record is None or record.purpose != "api":
+        raise ForbiddenError(
+            "server tokens must be signed with an API key, not a signing key", reason="wrong_key"
+        )
+    roleless_api = settings is not None and settings.videosdk_roleless_api
+    claims = verified.claims
+    server = Scope.API in verified.grant.scope and (
+        roleless_api or not _videosdk_roleless(verified)
+    )
     return Caller(
         record.project_id,
         verified.kid,

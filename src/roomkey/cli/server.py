@@ -7,16 +7,19 @@ the service or the API runner.
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from roomkey.cli._common import needs_server_extra
+
 if TYPE_CHECKING:
     from roomkey.service import ServerSettings
 
 # The service layer (SQLAlchemy, migrations) is imported inside the commands: the token and key
-# commands stay fast, and work without the [server] extra.
+# commands stay fast, and work without the [server] extra; without it, these commands say so.
 
 db_app = typer.Typer(no_args_is_help=True, help="Database maintenance.")
 admin_app = typer.Typer(no_args_is_help=True, help="Bootstrap administration.")
@@ -49,20 +52,21 @@ def serve(
     config: ConfigOpt = None,
 ) -> None:
     """Run the roomkey server (SQLite under ./.roomkey by default)."""
-    from roomkey.api.serve import serve as run
-    from roomkey.service import load_settings
+    with needs_server_extra("roomkey serve"):
+        from roomkey.api.serve import serve as run
+        from roomkey.service import load_settings
 
-    settings = load_settings(
-        config,
-        host=host,
-        port=port,
-        database_url=database_url,
-        data_dir=data_dir,
-        workers=workers,
-        log_level=log_level,
-        dev=dev or None,
-    )
-    run(settings)
+        settings = load_settings(
+            config,
+            host=host,
+            port=port,
+            database_url=database_url,
+            data_dir=data_dir,
+            workers=workers,
+            log_level=log_level,
+            dev=dev or None,
+        )
+        run(settings)
 
 
 @db_app.command("upgrade")
@@ -70,13 +74,14 @@ def db_upgrade(
     database_url: DbOpt = None, data_dir: DataOpt = None, config: ConfigOpt = None
 ) -> None:
     """Migrate the database schema to the newest revision."""
-    from roomkey.service import load_settings
-    from roomkey.store import upgrade
+    with needs_server_extra("roomkey db upgrade"):
+        from roomkey.service import load_settings
+        from roomkey.store import upgrade
 
-    settings = load_settings(config, database_url=database_url, data_dir=data_dir)
-    if settings.database_url is None:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-    revision = upgrade(settings.resolved_database_url())
+        settings = load_settings(config, database_url=database_url, data_dir=data_dir)
+        if settings.database_url is None:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        revision = upgrade(settings.resolved_database_url())
     typer.echo(f"database at revision {revision}")
 
 
@@ -86,13 +91,24 @@ def admin_token(
     ttl: Annotated[int, typer.Option("--ttl", help="Lifetime in seconds.")] = 3600,
     database_url: DbOpt = None,
     data_dir: DataOpt = None,
+    dev: Annotated[
+        bool,
+        typer.Option("--dev", help="The data of a 'roomkey serve --dev' server (key 'devkey')."),
+    ] = False,
     config: ConfigOpt = None,
 ) -> None:
     """Print a server-scope token for a project, read from the local database and master key."""
-    from roomkey.service import load_settings
+    # The service's start-up warnings (a development key not loaded, ...) would make a second
+    # line; what matters reaches the user as the token, or as the one error line.
+    logging.getLogger("roomkey").setLevel(logging.ERROR)
+    with needs_server_extra("roomkey admin token"):
+        from roomkey.service import load_settings
 
-    settings = load_settings(config, database_url=database_url, data_dir=data_dir)
-    typer.echo(asyncio.run(_admin_token(settings, project, ttl)))
+        settings = load_settings(
+            config, database_url=database_url, data_dir=data_dir, dev=dev or None
+        )
+        token = asyncio.run(_admin_token(settings, project, ttl))
+    typer.echo(token)
 
 
 async def _admin_token(settings: ServerSettings, project: str | None, ttl: int) -> str:

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from roomkey.errors import ConfigurationError
 from roomkey.grants import Scope
 from roomkey.minting import TokenMinter
 from roomkey.secretbox import SecretBox
@@ -224,6 +225,28 @@ class RoomkeyService:
         if not has:
             await self.keys.create_signing_key(project_id, "EdDSA", "bootstrap signing key")
 
+    def _admin_kid(self, project_id: str) -> str:
+        kid = next(
+            (
+                r.kid
+                for r in self.ctx.state.keys.values()
+                if r.project_id == project_id and r.purpose == "api"
+            ),
+            None,
+        )
+        if kid is not None:
+            return kid
+        hint = ""
+        if project_id == DEV_PROJECT and not self.ctx.settings.dev:
+            # the development key is never loaded outside development mode (KeyService.load)
+            hint = (
+                f"; its key is the development key {DEV_API_KEY!r}, used only in development "
+                "mode: pass --dev (as to 'roomkey serve --dev')"
+            )
+        raise ConfigurationError(
+            f"project {project_id!r} has no active API key to sign an admin token with{hint}"
+        )
+
     # ---- callers -------------------------------------------------------------------------
 
     def authenticate(self, header: str | None) -> Caller:
@@ -231,13 +254,11 @@ class RoomkeyService:
         return authenticate(self.tokens.verifier, header, self.ctx.state)
 
     def admin_token(self, project_id: str, *, kid: str | None = None, ttl_s: int = 3600) -> str:
-        """A server-scope token for the project (the bootstrap admin credential)."""
-        if kid is None:
-            kid = next(
-                r.kid
-                for r in self.ctx.state.keys.values()
-                if r.project_id == project_id and r.purpose == "api"
-            )
+        """A server-scope token for the project (the bootstrap admin credential).
+
+        Raises :class:`ConfigurationError` when the project has no API key loaded to sign with.
+        """
+        kid = kid or self._admin_kid(project_id)
         key = self.ctx.state.keyring.get(kid, self.ctx.now())
         assert key is not None, "the admin key is not loaded"
         minter = TokenMinter(key, "native", max_ttl_s=max(ttl_s, 60), now=self.ctx.clock)

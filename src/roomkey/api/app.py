@@ -16,6 +16,7 @@ from roomkey.api.middleware import BodyLimit, Observe
 from roomkey.api.ratelimit import RateLimiter
 from roomkey.api.responses import FastJSONResponse
 from roomkey.api.routers import health, keys, project, revocations, roles, rooms, tokens
+from roomkey.api.swagger import install_swagger_ui
 from roomkey.service import RoomkeyService, ServerSettings, load_settings
 
 DESCRIPTION = """Access tokens and admission for real-time audio/video rooms.
@@ -65,12 +66,16 @@ def create_app(
         # roomkey exports its own Prometheus metrics; FastAPI's native OpenTelemetry hooks would
         # only add a provider check to every request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        # FastAPI's pages load their assets from a CDN; install_swagger_ui serves them from here
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.metrics = Metrics()
     app.state.limiter = RateLimiter()
     if service is not None:
         app.state.service = service
     install_error_handlers(app)
+    install_swagger_ui(app)
     for module in (tokens, keys, rooms, roles, revocations, project, health):
         app.include_router(module.router)
     app.add_middleware(Observe, metrics=app.state.metrics)

@@ -131,6 +131,16 @@ def test_admin_token_with_dev_mints_on_a_dev_servers_data(tmp_path: Path) -> Non
     assert verified.exit_code == 0, verified.stderr
 
 
+def test_admin_token_on_an_empty_database_creates_no_project(tmp_path: Path) -> None:
+    result = invoke(["admin", "token", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 2
+    assert ERROR_LINE.match(result.stderr), result.stderr
+    assert "no project yet" in result.stderr and "roomkey serve" in result.stderr
+    assert result.stdout == ""
+    again = invoke(["admin", "token", "--data-dir", str(tmp_path)])  # still none created
+    assert "no project yet" in again.stderr
+
+
 @pytest.mark.parametrize(
     "args",
     [

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from roomkey.cli._common import needs_server_extra
+from roomkey.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from roomkey.service import ServerSettings
@@ -114,13 +115,17 @@ def admin_token(
 async def _admin_token(settings: ServerSettings, project: str | None, ttl: int) -> str:
     from roomkey.service import RoomkeyService
 
-    service = await RoomkeyService.open(settings)
+    # Only reads: no first project is created here (its secret would be shown to nobody).
+    service = await RoomkeyService.open(settings, bootstrap_only=True, create_first_project=False)
     try:
         projects = sorted(service.ctx.state.projects)
+        if not projects:
+            raise ConfigurationError(
+                "this database has no project yet: start the server once ('roomkey serve') "
+                "to create the first one"
+            )
         project_id = project or (projects[0] if len(projects) == 1 else None)
         if project_id is None:
-            from roomkey.errors import ConfigurationError
-
             raise ConfigurationError(f"name a project with --project (one of {projects})")
         service.ctx.project(project_id)
         return service.admin_token(project_id, ttl_s=ttl)

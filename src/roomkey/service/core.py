@@ -73,12 +73,15 @@ class RoomkeyService:
         store: Store | None = None,
         clock: Callable[[], float] = time.time,
         bootstrap_only: bool = False,
+        create_first_project: bool = True,
     ) -> RoomkeyService:
         """Open the store (migrating it), load memory, bootstrap a first project if empty.
 
         ``bootstrap_only`` is for a start-up step that migrates and bootstraps, then closes the
         service: it loads no revocations (with 1,000,000 of them that halves ``roomkey serve``'s
         start) and starts no background task, so such a service must not verify tokens.
+        Without ``create_first_project`` nothing is bootstrapped: a tool that only reads the
+        projects (``roomkey admin token``) never creates one whose secret nobody would see.
         """
         box = open_secret_box(settings)
         if store is None:
@@ -87,7 +90,8 @@ class RoomkeyService:
             store = await open_store(settings.resolved_database_url())
         service = cls(Context(store=store, box=box, settings=settings, clock=clock))
         await service.reload(revocations=not bootstrap_only)
-        await service._bootstrap()
+        if create_first_project:
+            await service._bootstrap()
         if bootstrap_only:
             return service
         service.audit.start()

@@ -253,29 +253,27 @@ def verify(
     Offline (the default) it cannot see revocations; --server asks a server, which does.
     """
     remember_secret(api_secret)
-    text = read_token(token)
-    if server is not None:
-        if key_file or kid or jwks:
-            raise UsageProblem(
-                "--key-file, --kid and --jwks verify offline; leave them out with --server"
-            )
-        check = {"token": text, "room": room, "identity": identity, "scope": scope.value}
-        _verify_on_server(server, server_token, api_key, api_secret, check)
-        return
-    ring = verification_keys(KeyOptions(api_key, api_secret, key_file, kid, jwks))
-    verifier = TokenVerifier(ring, leeway_s=leeway)
-    try:
-        verified = verifier.verify(text, room=room, identity=identity, scope=scope.value)
-    except TokenError as exc:
-        emit_json(
-            {
-                "valid": False,
-                "code": exc.code,
-                "message": exc.message,
-                **_details(exc),
-                **_offline(),
-            }
+    check = {"token": read_token(token), "room": room, "identity": identity, "scope": scope.value}
+    if server is None:
+        keys = verification_keys(KeyOptions(api_key, api_secret, key_file, kid, jwks))
+        _verify_offline(TokenVerifier(keys, leeway_s=leeway), check)
+    elif key_file or kid or jwks:
+        raise UsageProblem(
+            "--key-file, --kid and --jwks verify offline; leave them out with --server"
         )
+    else:
+        _verify_on_server(server, server_token, api_key, api_secret, check)
+
+
+def _verify_offline(verifier: TokenVerifier, check: dict[str, Any]) -> None:
+    """Print the verdict, marked offline; a refusal goes on to the error boundary (exit 1)."""
+    try:
+        verified = verifier.verify(
+            check["token"], room=check["room"], identity=check["identity"], scope=check["scope"]
+        )
+    except TokenError as exc:
+        refusal = {"valid": False, "code": exc.code, "message": exc.message, **_details(exc)}
+        emit_json({**refusal, **_offline()})
         raise  # the error boundary prints the stderr line and exits 1
     emit_json({**verified_to_dict(verified), **_offline()})
     typer.echo(f"note: {OFFLINE_NOTE}", err=True)

@@ -98,7 +98,7 @@ def admin_token(
     ] = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Print a server-scope token for a project, read from the local database and master key."""
+    """Print a server-scope token (for ROOMKEY_TOKEN) from the local database and master key."""
     # The service's start-up warnings (a development key not loaded, ...) would make a second
     # line; what matters reaches the user as the token, or as the one error line.
     logging.getLogger("roomkey").setLevel(logging.ERROR)

@@ -9,7 +9,7 @@ nbf, exp, jti and the grant: roomkey's native ``grant`` object, or LiveKit's ``v
 Verify cases read a pre-minted pool of distinct tokens, cycled, so no per-token cache can help
 (roomkey's header cache, keyed by the header bytes every token shares, is legitimate). The
 garbage collector is paused inside timed batches, as ``timeit`` does. A benchmark, never a test:
-it prints whether DESIGN §7's targets are met and exits 0 either way.
+it prints whether the performance targets of docs/architecture.md are met and exits 0 either way.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ IDENTITY = "alice"
 ROOM = "standup"
 ROLE = Role.SPEAKER
 TTL_S = 900
-MINT_TARGET = 150_000  # DESIGN §7, tokens/s on one core
+MINT_TARGET = 150_000  # docs/architecture.md, tokens/s on one core
 VERIFY_TARGET = 100_000
 POOL = 50_000  # distinct tokens per verify case (cycled)
 # The speaker preset as each format writes it, for the PyJWT and livekit-api cases.
@@ -251,7 +251,7 @@ def pyjwt_decode(token: str) -> dict[str, Any]:
 
 
 def roomkey_verify(revoked: int) -> Callable[[str], object]:
-    """Every check of DESIGN §4, with ``revoked`` other jtis in an in-memory revocation list."""
+    """Every pipeline check, with ``revoked`` other jtis in an in-memory revocation list."""
     revocations = InMemoryRevocations()
     far = time.time() + 10 * 365 * 86400
     for _ in range(revoked):
@@ -352,7 +352,7 @@ def ratios(results: list[Case]) -> dict[str, float]:
 
 
 def targets(results: list[Case]) -> dict[str, dict[str, Any]]:
-    """DESIGN §7 targets against the reused minter and the fully loaded verifier."""
+    """The performance targets against the reused minter and the fully loaded verifier."""
     out: dict[str, dict[str, Any]] = {}
     for group, goal in (("mint", MINT_TARGET), ("verify", VERIFY_TARGET)):
         for shape in ("native", "livekit"):

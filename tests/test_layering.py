@@ -1,4 +1,4 @@
-"""The core imports nothing of the server, the storage or the CLI (DESIGN §1)."""
+"""The core imports nothing of the server, the storage or the CLI (docs/architecture.md, Layers)."""
 
 import subprocess
 import sys

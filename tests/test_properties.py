@@ -10,6 +10,7 @@ role and reads a missing ``nbf`` as ``iat``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
@@ -310,9 +311,9 @@ def test_mint_then_verify_gives_the_claims_back(case: tuple[str, Claims], data: 
     _mint_and_verify(case[0], case[1], data)
 
 
-# ---- roles: the DESIGN §2 table, cell by cell -------------------------------------------------
+# ---- roles: the preset table of docs/architecture.md, cell by cell -------------------------
 
-DESIGN_TABLE = """
+PRESET_TABLE = """
 | role | admin | consume | produce | cam | mic | screen | send | recv | metadata |
 |---|---|---|---|---|---|---|---|---|---|
 | host | T | T | T | T | T | T | T | T | T |
@@ -338,7 +339,7 @@ COLUMNS: dict[str, Callable[[Grant], bool]] = {
 def _table() -> dict[str, dict[str, bool]]:
     rows = [
         [cell.strip() for cell in line.strip("|").split("|")]
-        for line in DESIGN_TABLE.strip().splitlines()
+        for line in PRESET_TABLE.strip().splitlines()
     ]
     head, body = rows[0], rows[2:]
     return {
@@ -413,3 +414,8 @@ def test_a_sources_map_changes_only_the_sources_it_names(
 def test_a_sources_list_replaces_the_roles_sources(role: Role, chosen: frozenset[Source]) -> None:
     merged = merge_overrides(PRESETS[role], {"sources": sorted(s.value for s in chosen)})
     assert (merged.can_produce, merged.sources) == (True, chosen)
+
+
+def test_the_preset_table_is_the_one_documented() -> None:
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "architecture.md").read_text()
+    assert PRESET_TABLE.strip() in doc

@@ -1,4 +1,4 @@
-"""The canonical permission model (DESIGN §2): one grant from which every wire format is produced.
+"""The canonical permission model: one grant from which every wire format is produced.
 
 A :class:`Grant` is immutable and always consistent: constructing one checks the invariants, so a
 grant that exists can be written to any dialect that can express it.

@@ -1,7 +1,8 @@
-"""Role presets (DESIGN §2), custom roles, and deep-merging a caller's overrides over a role.
+"""Role presets, custom roles, and deep-merging a caller's overrides over a role.
 
-A role is only a named starting set of permissions. The presets match the table in DESIGN §2
-exactly; ``screen_audio`` follows ``screen`` (the table has no column of its own for it).
+A role is only a named starting set of permissions. The presets match the table in
+docs/architecture.md exactly; ``screen_audio`` follows ``screen`` (the table has no column of
+its own for it).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The verifier pipeline of DESIGN §4, in order, each step failing closed.
+"""The verifier pipeline (docs/architecture.md), in order, each step failing closed.
 
 1–3 and 6 (size, compact form, header, payload syntax) live in :mod:`roomkey.jws`; this module
 selects the key from a fixed table (4), checks the signature over the received bytes (5), then

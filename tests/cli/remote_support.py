@@ -35,7 +35,8 @@ REMOTE_ENV: dict[str, str | None] = {
     "ROOMKEY_API_KEY": None,
     "ROOMKEY_API_SECRET": None,
 }
-_ADMIN_TOKEN = re.compile(r"admin token[^\n]*\n\s*(\S+)")
+# A first start without a terminal writes its credentials here (an env file), not to stdout.
+_ADMIN_TOKEN = re.compile(r"^ROOMKEY_TOKEN=(\S+)$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -77,15 +78,14 @@ def running_server(data_dir: Path) -> Iterator[Server]:
     port = free_port()
     log = data_dir / "server.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("ROOMKEY_")}
-    env["PYTHONUNBUFFERED"] = "1"  # the banner reaches the log before /healthz answers
     args = [str(SCRIPT), "serve", "--dev", "--port", str(port), "--data-dir", str(data_dir)]
     with log.open("wb") as out:
         process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env)
     try:
         url = f"http://127.0.0.1:{port}"
         _wait_healthy(url, process, log)
-        match = _ADMIN_TOKEN.search(log.read_text())
-        assert match, f"no admin token in the banner:\n{log.read_text()}"
+        match = _ADMIN_TOKEN.search((data_dir / "first-start-credentials").read_text())
+        assert match, f"no admin token in the credentials file:\n{log.read_text()}"
         yield Server(url, data_dir, log, match.group(1))
     finally:
         process.terminate()

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import jwt
@@ -10,6 +11,17 @@ import pytest
 from cli_support import create, invoke, one_error_line
 
 from roomkey.capabilities import Capability
+from roomkey.service import RoomkeyService, load_settings
+
+
+def _first_start(data_dir: Path) -> None:
+    """What the server's first start does: create the first project."""
+
+    async def start() -> None:
+        service = await RoomkeyService.open(load_settings(None, data_dir=data_dir))
+        await service.close()
+
+    asyncio.run(start())
 
 
 def _grant(token: str) -> dict[str, object]:
@@ -19,6 +31,7 @@ def _grant(token: str) -> dict[str, object]:
 
 
 def _admin_token(data_dir: Path, *extra: str) -> str:
+    _first_start(data_dir)
     result = invoke(["admin", "token", "--data-dir", str(data_dir), *extra])
     assert result.exit_code == 0, result.stderr
     return result.stdout.strip()
@@ -36,6 +49,7 @@ def test_admin_token_carries_exactly_the_permissions_named(tmp_path: Path) -> No
 
 @pytest.mark.parametrize("permissions", ["rooms:everything", "", " , "])
 def test_admin_token_refuses_unknown_or_no_permissions(tmp_path: Path, permissions: str) -> None:
+    _first_start(tmp_path)
     result = invoke(["admin", "token", "--data-dir", str(tmp_path), "--permissions", permissions])
     assert result.exit_code != 0
     assert one_error_line(result).endswith("[invalid_grant]")

@@ -23,7 +23,10 @@ def test_round_trip_hmac_dialects(dialect: str) -> None:
     assert doc["valid"] is True and doc["dialect"] == dialect
     assert doc["claims"]["identity"] == "alice" and doc["claims"]["room"] == "standup"
     assert doc["grant"] == doc["claims"]["grant"]
-    assert set(doc) == {"valid", "dialect", "kid", "alg", "grant", "claims", "unknown_keys"}
+    assert set(doc) == {"valid", "dialect", "kid", "alg", "grant", "claims", "unknown_keys"} | {
+        "checked",  # "offline": the new fields saying that revocations were not seen
+        "revocations_checked",
+    }
 
 
 def test_round_trip_huddle01(ed25519_pem: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 import socket
 import subprocess
 import sys
@@ -38,7 +39,7 @@ def free_port() -> int:
 
 @dataclass(frozen=True)
 class Banner:
-    """What the first start printed (once)."""
+    """What the first start handed over (once), in the data directory's 0600 credentials file."""
 
     project_id: str
     api_key: str
@@ -46,17 +47,17 @@ class Banner:
     admin_token: str
 
     @classmethod
-    def parse(cls, text: str) -> Banner:
-        def grab(pattern: str) -> str:
-            found = re.search(pattern, text, re.MULTILINE)
-            assert found, f"banner field {pattern!r} missing from:\n{text}"
-            return found.group(1)
-
+    def read(cls, data_dir: Path) -> Banner:
+        """The credentials a first start without a terminal wrote to its data directory."""
+        text = (data_dir / "first-start-credentials").read_text()
+        lines = [line for line in text.splitlines() if line and not line.startswith("#")]
+        values = dict(line.split("=", 1) for line in lines)
+        project = re.search(r"project (\S+)\.$", text, re.MULTILINE)
+        assert project, f"no project in:\n{text}"
         return cls(
-            grab(r"^\s*project\s+(\S+)$"),
-            grab(r"^\s*API key\s+(\S+)$"),
-            grab(r"^\s*API secret\s+(\S+)"),
-            grab(r"admin token[^\n]*\n\s+(\S+)"),
+            project.group(1),
+            *(shlex.split(values[n])[0] for n in ("ROOMKEY_API_KEY", "ROOMKEY_API_SECRET")),
+            shlex.split(values["ROOMKEY_TOKEN"])[0],
         )
 
 

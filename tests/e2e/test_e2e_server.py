@@ -71,7 +71,7 @@ def offline(api_key: str, secret: str, *, scope: Scope = Scope.ROOM, **kw: Any) 
 
 
 def test_full_lifecycle_survives_a_restart(server: Server) -> None:
-    banner = Banner.parse(server.stdout())
+    banner = Banner.read(server.data_dir)
     s = Session(server, banner)
 
     # ---- keys: the secret appears once -------------------------------------------------
@@ -203,7 +203,7 @@ def test_full_lifecycle_survives_a_restart(server: Server) -> None:
 
     # ---- restart on the same data: nothing accepted is lost ----------------------------
     server.restart()
-    assert banner.api_secret not in server.stdout()  # the banner is printed on first start only
+    assert banner.api_secret not in server.stdout()  # handed over on the first start only
     s.http = server.client()
     assert s.code(offline(banner.api_key, banner.api_secret, room="daily")) is None
     assert s.code(offline(k2b, s2b, room="daily")) is None

@@ -17,6 +17,7 @@ from roomkey.api.middleware import BodyLimit, Observe
 from roomkey.api.ratelimit import RateLimiter
 from roomkey.api.responses import FastJSONResponse
 from roomkey.api.routers import health, keys, project, revocations, roles, rooms, tokens
+from roomkey.api.swagger import install_swagger_ui
 from roomkey.service import RoomkeyService, ServerSettings, load_settings
 
 DESCRIPTION = """Access tokens and admission for real-time audio/video rooms.
@@ -71,12 +72,16 @@ def create_app(
         # roomkey exports its own Prometheus metrics; FastAPI's native OpenTelemetry hooks would
         # only add a provider check to every request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        # FastAPI's pages load their assets from a CDN; install_swagger_ui serves them from here
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.metrics = Metrics()
     app.state.limiter = RateLimiter()
     if service is not None:
         app.state.service = service
     install_error_handlers(app)
+    install_swagger_ui(app)
     annotate(ROUTERS)
     for router in ROUTERS:
         app.include_router(router)

@@ -1,6 +1,6 @@
 """The two hot routes, answered before FastAPI's middleware stack and routing.
 
-`POST /token` and `POST /v1/tokens/verify` are where throughput matters (DESIGN §7). FastAPI's
+`POST /token` and `POST /v1/tokens/verify` are where throughput matters. FastAPI's
 layers (exception middleware, exit stacks, routing, dependency solving) cost more than minting a
 token, so :class:`RoomkeyApp` serves these two paths itself, with the same body cap and the same
 metrics and log line that the middleware gives every other route. The caller pipeline is not

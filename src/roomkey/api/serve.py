@@ -1,7 +1,8 @@
 """Running the server: migrate and bootstrap once in the parent, then serve with uvicorn.
 
 Bootstrapping before the workers start means several workers never race to create the first
-project, and the first start's credentials are printed exactly once.
+project, and the first start's credentials are handed over exactly once (see
+:mod:`roomkey.api.first_start`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from roomkey.api.app import create_app
+from roomkey.api.first_start import hand_over
 from roomkey.api.http import CoalescingHttpToolsProtocol
 from roomkey.api.logging import configure_logging
 from roomkey.service import Bootstrap, RoomkeyService, ServerSettings, load_settings
@@ -29,33 +31,6 @@ async def prepare(settings: ServerSettings) -> Bootstrap | None:
         return service.bootstrap
     finally:
         await service.close()
-
-
-def bootstrap_banner(boot: Bootstrap, settings: ServerSettings) -> str:
-    """What the first start prints (the only time the secret is shown)."""
-    base = f"http://{settings.host}:{settings.port}"
-    return f"""
-roomkey: {
-        "development mode (fixed key, never use in production)"
-        if settings.dev
-        else "first start: a project and an API key were created"
-    }
-  project     {boot.project_id}
-  API key     {boot.api_key}
-  API secret  {boot.api_secret}      <- shown once; store it now
-  admin token (1 h, server scope):
-    {boot.admin_token}
-
-Mint a first token:
-  curl -s -X POST {base}/token -H "Authorization: Bearer $ADMIN_TOKEN" \\
-       -H 'Content-Type: application/json' \\
-       -d '{{"room_name":"standup","participant_identity":"alice"}}'
-or without the server:
-  roomkey token create --api-key {
-        boot.api_key
-    } --api-secret "$SECRET" --room standup --identity alice
-API docs: {base}/docs
-"""
 
 
 def export_settings(settings: ServerSettings) -> None:
@@ -76,11 +51,11 @@ def app_from_environment() -> FastAPI:
 
 
 def serve(settings: ServerSettings) -> None:
-    """Bootstrap, print the first-start banner if any, then serve until interrupted."""
+    """Bootstrap, hand over the first start's credentials if any, then serve until interrupted."""
     configure_logging(settings.log_level)
     boot = asyncio.run(prepare(settings))
     if boot is not None:
-        print(bootstrap_banner(boot, settings), file=sys.stdout, flush=True)
+        hand_over(boot, settings, sys.stdout)
     export_settings(settings)
     uvicorn.run(
         "roomkey.api.serve:app_from_environment",

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import orjson
 import typer
@@ -53,6 +53,59 @@ class InvalidJsonError(RoomkeyError):
     """Text given as JSON (a flag value or a file) does not parse."""
 
     code = "invalid_json"
+
+
+class MissingExtraError(RoomkeyError):
+    """A command needs packages of the ``server`` extra that are not installed."""
+
+    code = "missing_extra"
+
+
+# The top-level modules that only the ``server`` extra installs (httpx is a core dependency).
+SERVER_EXTRA_MODULES = frozenset(
+    {
+        "aiosqlite",
+        "alembic",
+        "asyncpg",
+        "fastapi",
+        "limits",
+        "prometheus_client",
+        "pydantic",
+        "pydantic_core",
+        "pydantic_settings",
+        "redis",
+        "sqlalchemy",
+        "starlette",
+        "uvicorn",
+    }
+)
+SERVER_EXTRA_HINT = "pip install 'roomkey[server]'"
+
+
+def missing_extra(exc: ModuleNotFoundError, command: str) -> MissingExtraError | None:
+    """The error to show when ``exc`` is a module of the server extra; None for any other."""
+    module = (exc.name or "").partition(".")[0]
+    if module not in SERVER_EXTRA_MODULES:
+        return None
+    return MissingExtraError(
+        f"{command} needs the server extra: {SERVER_EXTRA_HINT} (module {module!r} is missing)",
+        module=module,
+    )
+
+
+@contextmanager
+def needs_server_extra(command: str) -> Iterator[None]:
+    """Run a command body that imports the server's packages; a missing one is named.
+
+    Raises :class:`MissingExtraError` when a module of the ``server`` extra is not installed.
+    """
+    try:
+        yield
+    except ModuleNotFoundError as exc:
+        error = missing_extra(exc, command)
+        if error is None:
+            raise
+        raise error from None
 
 
 def remember_secret(value: str | None) -> None:
@@ -103,14 +156,24 @@ def error_boundary() -> Iterator[None]:
     except RoomkeyError as exc:
         say_error(error_message(exc), exc.code)
         raise typer.Exit(exit_code_for(exc)) from None
+    except ModuleNotFoundError as exc:  # a command that does not say it needs the extra
+        error = missing_extra(exc, "this command")
+        if error is None:
+            _internal(exc)
+        say_error(error.message, error.code)
+        raise typer.Exit(EXIT_USAGE) from None
     except OSError as exc:
         say_error(exc.strerror or str(exc), "os_error")
         raise typer.Exit(EXIT_INVALID) from None
     except Exception as exc:  # a bug: still one line, never a traceback with local values
-        if os.environ.get("ROOMKEY_DEBUG"):
-            raise
-        say_error(f"internal error ({type(exc).__name__}); set ROOMKEY_DEBUG=1", "internal")
-        raise typer.Exit(EXIT_INVALID) from None
+        _internal(exc)
+
+
+def _internal(exc: Exception) -> NoReturn:
+    if os.environ.get("ROOMKEY_DEBUG"):
+        raise exc
+    say_error(f"internal error ({type(exc).__name__}); set ROOMKEY_DEBUG=1", "internal")
+    raise typer.Exit(EXIT_INVALID) from None
 
 
 def _usage_text(exc: Exception) -> str:
@@ -194,14 +257,19 @@ __all__ = [
     "EXIT_INVALID",
     "EXIT_OK",
     "EXIT_USAGE",
+    "SERVER_EXTRA_HINT",
+    "SERVER_EXTRA_MODULES",
     "InputFileError",
     "InvalidJsonError",
+    "MissingExtraError",
     "RoomkeyGroup",
     "UsageProblem",
     "emit_json",
     "error_boundary",
     "error_message",
     "exit_code_for",
+    "missing_extra",
+    "needs_server_extra",
     "parse_json",
     "read_bytes",
     "read_token",

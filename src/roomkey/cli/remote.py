@@ -187,18 +187,31 @@ class RemoteClient:
 
 @contextmanager
 def connect(
-    server: str, token: str | None, api_key: str | None, api_secret: str | None
+    server: str,
+    token: str | None,
+    api_key: str | None,
+    api_secret: str | None,
+    *,
+    anonymous_ok: bool = False,
 ) -> Iterator[RemoteClient]:
-    """A client for ``server`` authenticated with the credentials given (exit 2 when none are)."""
+    """A client for ``server`` authenticated with the credentials given.
+
+    Without credentials it raises :class:`UsageProblem` (exit 2), unless ``anonymous_ok`` (a
+    route that needs none): then no ``Authorization`` header is sent.
+    """
     url = base_url(server)
-    bearer = Credentials(token, api_key, api_secret).bearer()
+    credentials = Credentials(token, api_key, api_secret)
+    anonymous = anonymous_ok and not (token or api_key or api_secret)
+    bearer = None if anonymous else credentials.bearer()
     try:
         import httpx
     except ImportError:
         raise UsageProblem(
             "the server commands need httpx: pip install 'roomkey[server]'"
         ) from None
-    headers = {"Authorization": f"Bearer {bearer}", "User-Agent": f"roomkey-cli/{__version__}"}
+    headers = {"User-Agent": f"roomkey-cli/{__version__}"}
+    if bearer is not None:
+        headers["Authorization"] = f"Bearer {bearer}"
     timeout = httpx.Timeout(TIMEOUT_S, connect=CONNECT_TIMEOUT_S)
     try:
         http = httpx.Client(base_url=url, headers=headers, timeout=timeout)

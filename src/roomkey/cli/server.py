@@ -7,17 +7,21 @@ the service or the API runner.
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+from roomkey.cli._common import needs_server_extra
+from roomkey.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from roomkey.capabilities import Capability
     from roomkey.service import ServerSettings
 
 # The service layer (SQLAlchemy, migrations) is imported inside the commands: the token and key
-# commands stay fast, and work without the [server] extra.
+# commands stay fast, and work without the [server] extra; without it, these commands say so.
 
 db_app = typer.Typer(no_args_is_help=True, help="Database maintenance.")
 admin_app = typer.Typer(no_args_is_help=True, help="Bootstrap administration.")
@@ -50,20 +54,21 @@ def serve(
     config: ConfigOpt = None,
 ) -> None:
     """Run the roomkey server (SQLite under ./.roomkey by default)."""
-    from roomkey.api.serve import serve as run
-    from roomkey.service import load_settings
+    with needs_server_extra("roomkey serve"):
+        from roomkey.api.serve import serve as run
+        from roomkey.service import load_settings
 
-    settings = load_settings(
-        config,
-        host=host,
-        port=port,
-        database_url=database_url,
-        data_dir=data_dir,
-        workers=workers,
-        log_level=log_level,
-        dev=dev or None,
-    )
-    run(settings)
+        settings = load_settings(
+            config,
+            host=host,
+            port=port,
+            database_url=database_url,
+            data_dir=data_dir,
+            workers=workers,
+            log_level=log_level,
+            dev=dev or None,
+        )
+        run(settings)
 
 
 @db_app.command("upgrade")
@@ -71,13 +76,14 @@ def db_upgrade(
     database_url: DbOpt = None, data_dir: DataOpt = None, config: ConfigOpt = None
 ) -> None:
     """Migrate the database schema to the newest revision."""
-    from roomkey.service import load_settings
-    from roomkey.store import upgrade
+    with needs_server_extra("roomkey db upgrade"):
+        from roomkey.service import load_settings
+        from roomkey.store import upgrade
 
-    settings = load_settings(config, database_url=database_url, data_dir=data_dir)
-    if settings.database_url is None:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-    revision = upgrade(settings.resolved_database_url())
+        settings = load_settings(config, database_url=database_url, data_dir=data_dir)
+        if settings.database_url is None:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        revision = upgrade(settings.resolved_database_url())
     typer.echo(f"database at revision {revision}")
 
 
@@ -96,20 +102,30 @@ def admin_token(
     ] = "admin",
     database_url: DbOpt = None,
     data_dir: DataOpt = None,
+    dev: Annotated[
+        bool,
+        typer.Option("--dev", help="The data of a 'roomkey serve --dev' server (key 'devkey')."),
+    ] = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Print a server-scope token for a project, read from the local database and master key."""
-    from roomkey.service import load_settings
+    """Print a server-scope token (for ROOMKEY_TOKEN) from the local database and master key."""
+    # The service's start-up warnings (a development key not loaded, ...) would make a second
+    # line; what matters reaches the user as the token, or as the one error line.
+    logging.getLogger("roomkey").setLevel(logging.ERROR)
+    with needs_server_extra("roomkey admin token"):
+        from roomkey.capabilities import parse_capabilities
+        from roomkey.service import load_settings
 
-    settings = load_settings(config, database_url=database_url, data_dir=data_dir)
-    from roomkey.capabilities import parse_capabilities
+        capabilities = parse_capabilities(permissions)
+        if not capabilities:
+            from roomkey.errors import InvalidGrantError
 
-    capabilities = parse_capabilities(permissions)
-    if not capabilities:
-        from roomkey.errors import InvalidGrantError
-
-        raise InvalidGrantError("--permissions names no capability", field="capabilities")
-    typer.echo(asyncio.run(_admin_token(settings, project, ttl, capabilities)))
+            raise InvalidGrantError("--permissions names no capability", field="capabilities")
+        settings = load_settings(
+            config, database_url=database_url, data_dir=data_dir, dev=dev or None
+        )
+        token = asyncio.run(_admin_token(settings, project, ttl, capabilities))
+    typer.echo(token)
 
 
 async def _admin_token(
@@ -117,13 +133,17 @@ async def _admin_token(
 ) -> str:
     from roomkey.service import RoomkeyService
 
-    service = await RoomkeyService.open(settings)
+    # Only reads: no first project is created here (its secret would be shown to nobody).
+    service = await RoomkeyService.open(settings, bootstrap_only=True, create_first_project=False)
     try:
         projects = sorted(service.ctx.state.projects)
+        if not projects:
+            raise ConfigurationError(
+                "this database has no project yet: start the server once ('roomkey serve') "
+                "to create the first one"
+            )
         project_id = project or (projects[0] if len(projects) == 1 else None)
         if project_id is None:
-            from roomkey.errors import ConfigurationError
-
             raise ConfigurationError(f"name a project with --project (one of {projects})")
         service.ctx.project(project_id)
         return service.admin_token(project_id, ttl_s=ttl, capabilities=sorted(capabilities))

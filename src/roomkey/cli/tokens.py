@@ -1,5 +1,6 @@
-"""``roomkey token create | inspect | verify``: mint, explain and check tokens locally.
+"""``roomkey token create | inspect | verify``: mint, explain and check tokens.
 
+They run locally; ``verify --server`` alone asks a server (the only one that sees revocations).
 Each command is thin: it turns flags into core objects (:class:`TokenMinter`,
 :func:`inspect_token`, :class:`TokenVerifier`) and prints what they return.
 """
@@ -13,6 +14,7 @@ import typer
 
 from roomkey.cli._common import (
     EXIT_INVALID,
+    UsageProblem,
     emit_json,
     read_token,
     remember_secret,
@@ -36,6 +38,7 @@ from roomkey.cli._parsing import (
     role_and_overrides,
 )
 from roomkey.cli._render import render_inspection
+from roomkey.cli.remote import TokenOpt, connect
 from roomkey.errors import TokenError, UnsupportedByDialectError
 from roomkey.inspecting import Inspection, inspect_token
 from roomkey.minting import MintedToken, TokenMinter
@@ -220,6 +223,22 @@ def _exit_for_inspection(report: Inspection) -> None:
         raise typer.Exit(EXIT_INVALID)
 
 
+# An offline check sees the keys it is given, never the server's revocations or room state.
+OFFLINE_NOTE = (
+    "checked offline with the keys given: revocations are not seen; "
+    "pass --server URL to verify through the server"
+)
+VerifyServerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--server",
+        show_default=False,
+        help="Verify through this roomkey server (POST /v1/tokens/verify), which also sees "
+        "revocations. Default: offline, with the keys given. ROOMKEY_URL is not read here.",
+    ),
+]
+
+
 @app.command("verify")
 def verify(
     token: TokenArg,
@@ -234,18 +253,63 @@ def verify(
     leeway: Annotated[
         float, typer.Option("--leeway", help="Clock leeway in seconds (0 to 300).")
     ] = DEFAULT_LEEWAY_S,
+    server: VerifyServerOpt = None,
+    server_token: TokenOpt = None,
 ) -> None:
-    """Run every check. Prints the claims as JSON (exit 0) or why the token is refused (exit 1)."""
+    """Run every check. Prints the claims as JSON (exit 0) or why the token is refused (exit 1).
+
+    Offline (the default) it cannot see revocations; --server asks a server, which does.
+    """
     remember_secret(api_secret)
-    text = read_token(token)
-    ring = verification_keys(KeyOptions(api_key, api_secret, key_file, kid, jwks))
-    verifier = TokenVerifier(ring, leeway_s=leeway)
+    check = {"token": read_token(token), "room": room, "identity": identity, "scope": scope.value}
+    if server is None:
+        keys = verification_keys(KeyOptions(api_key, api_secret, key_file, kid, jwks))
+        _verify_offline(TokenVerifier(keys, leeway_s=leeway), check)
+    elif key_file or kid or jwks:
+        raise UsageProblem(
+            "--key-file, --kid and --jwks verify offline; leave them out with --server"
+        )
+    else:
+        _verify_on_server(server, server_token, api_key, api_secret, check)
+
+
+def _verify_offline(verifier: TokenVerifier, check: dict[str, Any]) -> None:
+    """Print the verdict, marked offline; a refusal goes on to the error boundary (exit 1)."""
     try:
-        verified = verifier.verify(text, room=room, identity=identity, scope=scope.value)
+        verified = verifier.verify(
+            check["token"], room=check["room"], identity=check["identity"], scope=check["scope"]
+        )
     except TokenError as exc:
-        emit_json({"valid": False, "code": exc.code, "message": exc.message, **_details(exc)})
+        refusal = {"valid": False, "code": exc.code, "message": exc.message, **_details(exc)}
+        emit_json({**refusal, **_offline()})
         raise  # the error boundary prints the stderr line and exits 1
-    emit_json(verified_to_dict(verified))
+    emit_json({**verified_to_dict(verified), **_offline()})
+    typer.echo(f"note: {OFFLINE_NOTE}", err=True)
+
+
+def _offline() -> dict[str, Any]:
+    # what a script needs to tell this answer from a server's, which also checks revocations
+    return {"checked": "offline", "revocations_checked": False}
+
+
+def _verify_on_server(
+    server: str,
+    server_token: str | None,
+    api_key: str | None,
+    api_secret: str | None,
+    check: dict[str, Any],
+) -> None:
+    """Print the server's verify answer as it is; exit 1 with its reason when invalid."""
+    with connect(server, server_token, api_key, api_secret, anonymous_ok=True) as client:
+        answer = client.post("/v1/tokens/verify", check)
+    emit_json(answer)
+    if not (isinstance(answer, dict) and answer.get("valid") is True):
+        reason = answer if isinstance(answer, dict) else {}
+        say_error(
+            str(reason.get("message") or "the token is invalid"),
+            str(reason.get("code") or "invalid_token"),
+        )
+        raise typer.Exit(EXIT_INVALID)
 
 
 def _details(exc: TokenError) -> dict[str, Any]:

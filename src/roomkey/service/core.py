@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from roomkey.capabilities import Capability
+from roomkey.errors import ConfigurationError
 from roomkey.grants import Scope
 from roomkey.minting import TokenMinter
 from roomkey.secretbox import SecretBox
@@ -73,12 +74,15 @@ class RoomkeyService:
         store: Store | None = None,
         clock: Callable[[], float] = time.time,
         bootstrap_only: bool = False,
+        create_first_project: bool = True,
     ) -> RoomkeyService:
         """Open the store (migrating it), load memory, bootstrap a first project if empty.
 
         ``bootstrap_only`` is for a start-up step that migrates and bootstraps, then closes the
         service: it loads no revocations (with 1,000,000 of them that halves ``roomkey serve``'s
         start) and starts no background task, so such a service must not verify tokens.
+        Without ``create_first_project`` nothing is bootstrapped: a tool that only reads the
+        projects (``roomkey admin token``) never creates one whose secret nobody would see.
         """
         box = open_secret_box(settings)
         if store is None:
@@ -87,7 +91,8 @@ class RoomkeyService:
             store = await open_store(settings.resolved_database_url())
         service = cls(Context(store=store, box=box, settings=settings, clock=clock))
         await service.reload(revocations=not bootstrap_only)
-        await service._bootstrap()
+        if create_first_project:
+            await service._bootstrap()
         if bootstrap_only:
             return service
         service.audit.start()
@@ -225,6 +230,28 @@ class RoomkeyService:
         if not has:
             await self.keys.create_signing_key(project_id, "EdDSA", "bootstrap signing key")
 
+    def _admin_kid(self, project_id: str) -> str:
+        kid = next(
+            (
+                r.kid
+                for r in self.ctx.state.keys.values()
+                if r.project_id == project_id and r.purpose == "api"
+            ),
+            None,
+        )
+        if kid is not None:
+            return kid
+        hint = ""
+        if project_id == DEV_PROJECT and not self.ctx.settings.dev:
+            # the development key is never loaded outside development mode (KeyService.load)
+            hint = (
+                f"; its key is the development key {DEV_API_KEY!r}, used only in development "
+                "mode: pass --dev (as to 'roomkey serve --dev')"
+            )
+        raise ConfigurationError(
+            f"project {project_id!r} has no active API key to sign an admin token with{hint}"
+        )
+
     # ---- callers -------------------------------------------------------------------------
 
     def authenticate(self, header: str | None) -> Caller:
@@ -253,14 +280,10 @@ class RoomkeyService:
     ) -> str:
         """A server-scope token for the project holding ``capabilities`` (default: admin).
 
-        The bootstrap admin credential, and ``roomkey admin token --permissions ...``.
+        The bootstrap admin credential, and ``roomkey admin token --permissions ...``. Raises
+        :class:`ConfigurationError` when the project has no API key loaded to sign with.
         """
-        if kid is None:
-            kid = next(
-                r.kid
-                for r in self.ctx.state.keys.values()
-                if r.project_id == project_id and r.purpose == "api"
-            )
+        kid = kid or self._admin_kid(project_id)
         key = self.ctx.state.keyring.get(kid, self.ctx.now())
         assert key is not None, "the admin key is not loaded"
         minter = TokenMinter(key, "native", max_ttl_s=max(ttl_s, 60), now=self.ctx.clock)

@@ -33,7 +33,7 @@ from roomkey.errors import (
     WrongScopeError,
 )
 from roomkey.grants import Grant, Scope
-from roomkey.keys import Key, KeyRing
+from roomkey.keys import Algorithm, Key, KeyRing
 from roomkey.revocation import RevocationChecker
 
 DEFAULT_LEEWAY_S = 60
@@ -114,7 +114,9 @@ class TokenVerifier:
         parsed = jws.parse(token, self.max_bytes)
         dialect = self._dialect_of(parsed.payload)
         key = self._select_key(parsed, dialect, moment)
-        if parsed.alg != key.alg:
+        # A dialect signed only asymmetrically never accepts an HMAC key: its secret is one an
+        # API client holds, so anyone minting LiveKit tokens could forge a server token.
+        if parsed.alg != key.alg or (dialect.asymmetric_only and key.alg is Algorithm.HS256):
             raise DisallowedAlgorithmError(
                 f"algorithm {parsed.alg!r} is not the one bound to the key", alg=parsed.alg
             )

@@ -165,7 +165,10 @@ class TokenVerifier:
         self.validate_application(verified, room=room, identity=identity, scope=scope)
 
     def validate_registered(self, verified: VerifiedToken, *, now: float | None = None) -> None:
-        """Step 7: ``exp`` required and not past, ``nbf``/``iat`` not ahead, iss, aud, sub, jti."""
+        """Step 7: only the format's claims, ``exp`` required and not past, ``nbf``/``iat`` not
+        ahead, iss, aud, sub, jti. Raises a ``TokenError`` subclass."""
+        if verified.unknown_keys and self.dialects[verified.dialect].refuses_unknown_claims:
+            raise _unknown_claim(verified.dialect, verified.unknown_keys[0])
         claims = verified.claims
         moment = self._now() if now is None else now
         self._check_times(claims, moment)
@@ -251,6 +254,18 @@ class TokenVerifier:
                 rule=rule.kind,
                 revoked_at=rule.revoked_at,
             )
+
+
+def _unknown_claim(dialect: str, name: str) -> InvalidClaimsError:
+    if name.startswith("grant."):
+        what = f"grant field {name[len('grant.') :]!r}"
+    else:
+        what = f"claim {name!r}"
+    return InvalidClaimsError(
+        f"{what} is not part of the {dialect} format "
+        "(application data goes in 'metadata' or 'attributes')",
+        claim=name,
+    )
 
 
 def _check_scope(claims: Claims, scope: Scope) -> None:

@@ -169,3 +169,39 @@ async def test_a_token_minted_at_the_limit_verifies(
     assert checked.json()["valid"] is True, checked.text
     over = await client.post("/v1/tokens", json={**body, member: {"k": deepest}}, headers=auth)
     assert assert_error(over, 400, "nested_too_deep")["details"]["field"] == member
+
+
+# ---- unknown claims ------------------------------------------------------------------------
+
+
+async def _resigned(
+    client: httpx.AsyncClient, auth: dict[str, str], boot: Bootstrap, dialect: str, **extra: Any
+) -> str:
+    """A token minted by the server in ``dialect``, with ``extra`` claims added and re-signed."""
+    body = {"identity": "alice", "room": "r1", "dialect": dialect}
+    minted = await client.post("/v1/tokens", json=body, headers=auth)
+    assert minted.status_code == 201, minted.text
+    payload = jws.parse(minted.json()["token"]).payload | extra
+    return jws.encode(payload, HmacKey(boot.api_key, boot.api_secret))
+
+
+async def test_verify_refuses_an_unknown_native_claim_by_name(
+    client: httpx.AsyncClient, auth: dict[str, str], boot: Bootstrap
+) -> None:
+    token = await _resigned(client, auth, boot, "native", video={"roomAdmin": True})
+    body = (await client.post("/v1/tokens/verify", json={"token": token})).json()
+    assert (body["valid"], body["code"], body["details"]) == (
+        False,
+        "invalid_claims",
+        {"claim": "video"},
+    )
+
+
+@pytest.mark.parametrize("dialect", ["livekit", "videosdk"])
+async def test_verify_lists_unknown_claims_of_other_formats(
+    client: httpx.AsyncClient, auth: dict[str, str], boot: Bootstrap, dialect: str
+) -> None:
+    token = await _resigned(client, auth, boot, dialect, x_custom=1)
+    body = (await client.post("/v1/tokens/verify", json={"token": token})).json()
+    assert body["valid"] is True, body
+    assert body["details"] == {"unknown_keys": ["x_custom"]}

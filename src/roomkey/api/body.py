@@ -41,13 +41,19 @@ def parse_json(raw: bytes, model: type[M]) -> M:
         if "depth limit" in str(exc):  # orjson's own bound (1024 levels): too deep, not bad JSON
             raise _too_deep() from None
         raise ApiError("validation_error", "the request body is not valid JSON", 422) from None
-    if brackets_in(raw) > MAX_JSON_DEPTH:
+    if _has_inner_containers(raw) and brackets_in(raw) > MAX_JSON_DEPTH:
         _check_nesting(data)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         errors = [dict(e) for e in exc.errors(include_url=False)]
         raise RequestValidationError(_with_hints(errors, model)) from None
+
+
+def _has_inner_containers(raw: bytes) -> bool:
+    """False when ``raw`` has no ``[`` and no ``{`` after its first: most bodies, and the
+    hot routes' (``find`` is several times cheaper than counting)."""
+    return raw.find(b"[") != -1 or raw.find(b"{", raw.find(b"{") + 1) != -1
 
 
 def _check_nesting(data: Any) -> None:

@@ -7,16 +7,19 @@ from typing import Any
 
 import pytest
 
+from roomkey._codec import MAX_JSON_DEPTH
 from roomkey.claims import (
+    MAX_CLAIM_DEPTH,
     MAX_METADATA_BYTES,
     MAX_TEXT,
     Claims,
     check_attributes,
     check_metadata,
+    check_nesting,
     check_text,
     new_jti,
 )
-from roomkey.errors import InvalidClaimValueError, MetadataTooLargeError
+from roomkey.errors import InvalidClaimValueError, MetadataTooLargeError, NestedTooDeepError
 from roomkey.grants import Grant
 
 NOW = 1_795_000_000
@@ -107,6 +110,40 @@ def test_check_metadata_refuses_non_json(value: Any) -> None:
     with pytest.raises(InvalidClaimValueError, match="metadata must be JSON") as info:
         check_metadata(value)
     assert info.value.details == {"field": "metadata"}
+
+
+def _nested(levels: int) -> Any:
+    value: Any = 0
+    for level in range(levels):
+        value = [value] if level % 2 else {"k": value}
+    return value
+
+
+def test_a_claim_nests_one_level_less_than_the_payload_that_carries_it() -> None:
+    """The verifier bounds the payload object; a claim inside it has one level less."""
+    assert MAX_CLAIM_DEPTH == MAX_JSON_DEPTH - 1
+    deepest = _nested(MAX_CLAIM_DEPTH)
+    assert check_metadata(deepest) == deepest
+    check_nesting(deepest, "room_config")
+    with pytest.raises(NestedTooDeepError) as info:
+        check_metadata([deepest])
+    assert info.value.details == {"field": "metadata", "limit": MAX_CLAIM_DEPTH}
+    assert isinstance(info.value, InvalidClaimValueError)
+
+
+@pytest.mark.parametrize("levels", [1_000, 50_000])
+def test_deep_metadata_is_refused_not_a_recursion_error(levels: int) -> None:
+    with pytest.raises(NestedTooDeepError):
+        check_metadata(_nested(levels))
+    with pytest.raises(NestedTooDeepError):
+        check_metadata(_nested_tuples(levels))  # tuples serialise as arrays
+
+
+def _nested_tuples(levels: int) -> Any:
+    value: Any = ()
+    for _ in range(levels):
+        value = (value,)
+    return value
 
 
 def test_check_attributes() -> None:

@@ -15,6 +15,7 @@ from roomkey._codec import (
     b64url_encode,
     json_dumps,
     json_loads_object,
+    nested_deeper_than,
 )
 from roomkey.errors import MalformedTokenError
 
@@ -184,3 +185,19 @@ def test_strict_json_accepts_what_json_writes(value: dict[str, object]) -> None:
     spaced = json.dumps(value, indent=2).encode()
     assert json_loads_object(compact, "p") == value
     assert json_loads_object(spaced, "p") == value
+
+
+@pytest.mark.parametrize(
+    ("value", "depth"),
+    [(1, 0), ("[[", 0), ([], 1), ({}, 1), ({"a": [1, {"b": []}], "c": {}}, 4), ((((),),), 3)],
+)
+def test_nested_deeper_than_counts_objects_and_arrays(value: object, depth: int) -> None:
+    assert not nested_deeper_than(value, depth)
+    assert depth == 0 or nested_deeper_than(value, depth - 1)
+
+
+def test_nested_deeper_than_is_iterative() -> None:
+    value: list[object] = []
+    for _ in range(100_000):
+        value = [value]
+    assert nested_deeper_than(value, MAX_JSON_DEPTH)

@@ -153,8 +153,24 @@ def test_unknown_native_claims_are_warned(key: HmacKey) -> None:
     token = _mint(key)
     payload = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
     payload["grant"]["superpower"] = True
-    report = inspect_token(_forge({"alg": "HS256", "kid": API_KEY}, payload, key), now=NOW)
-    assert "unknown claim grant.superpower is ignored by native verifiers" in report.warnings
+    token = _forge({"alg": "HS256", "kid": API_KEY}, payload, key)
+    report = inspect_token(token, now=NOW)
+    # the native format refuses unknown claims (it used to ignore them)
+    assert "unknown claim grant.superpower is refused by native verifiers" in report.warnings
+    assert report.claims is not None  # still explained
+    checked = inspect_token(token, keys=KeyRing([key]), now=NOW)
+    failed = [c for c in checked.checks if c.status == "failed"]
+    assert [(c.step, c.code) for c in failed] == [("registered claims", "invalid_claims")]
+
+
+@pytest.mark.parametrize("dialect", ["livekit", "videosdk"])
+def test_unknown_claims_of_other_formats_are_warned_as_ignored(key: HmacKey, dialect: str) -> None:
+    payload = json.loads(base64.urlsafe_b64decode(_mint(key, dialect=dialect).split(".")[1] + "=="))
+    payload["x_custom"] = 1
+    token = _forge({"alg": "HS256", "kid": API_KEY}, payload, key)
+    report = inspect_token(token, keys=KeyRing([key]), now=NOW)
+    assert f"unknown claim x_custom is ignored by {dialect} verifiers" in report.warnings
+    assert report.valid is True
 
 
 def test_non_canonical_encoding_is_decoded_but_warned(key: HmacKey) -> None:

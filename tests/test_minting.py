@@ -7,13 +7,14 @@ from typing import Any
 
 import pytest
 
-from roomkey.claims import MAX_METADATA_BYTES
+from roomkey.claims import MAX_CLAIM_DEPTH, MAX_METADATA_BYTES
 from roomkey.errors import (
     ConfigurationError,
     InvalidClaimValueError,
     InvalidGrantError,
     InvalidRoleError,
     MetadataTooLargeError,
+    NestedTooDeepError,
     UnsupportedByDialectError,
     WeakKeyError,
 )
@@ -181,6 +182,25 @@ def test_attributes_are_capped_too(minter: TokenMinter) -> None:
 def test_room_config_must_be_an_object(minter: TokenMinter) -> None:
     with pytest.raises(InvalidClaimValueError, match="room_config"):
         minter.mint(identity="a", room="r", room_config=["x"])  # type: ignore[arg-type]
+
+
+def _nested_object(levels: int) -> dict[str, Any]:
+    value: dict[str, Any] = {}
+    for _ in range(levels - 1):
+        value = {"k": value}
+    return value
+
+
+@pytest.mark.parametrize("field", ["metadata", "room_config"])
+def test_what_the_minter_signs_at_the_nesting_limit_verifies(
+    minter: TokenMinter, verifier: TokenVerifier, field: str
+) -> None:
+    """One limit: the minter refuses what the verifier would, and signs what it accepts."""
+    minted = minter.mint(identity="a", room="r", **{field: _nested_object(MAX_CLAIM_DEPTH)})
+    assert verifier.verify(minted.token).claims == minted.claims
+    with pytest.raises(NestedTooDeepError) as info:
+        minter.mint(identity="a", room="r", **{field: _nested_object(MAX_CLAIM_DEPTH + 1)})
+    assert info.value.details == {"field": field, "limit": MAX_CLAIM_DEPTH}
 
 
 # ---- roles, permissions, dialects ----------------------------------------------------------

@@ -31,6 +31,7 @@ PUBLIC = [
     "MetadataTooLargeError",
     "MintedToken",
     "MissingClaimError",
+    "NestedTooDeepError",
     "PRESETS",
     "Revocation",
     "RevocationChecker",

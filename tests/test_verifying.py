@@ -141,8 +141,39 @@ def test_dialects_can_be_restricted(ring: KeyRing, hmac_key: HmacKey) -> None:
 
 
 def test_unknown_keys_are_reported_not_dropped(verifier: TokenVerifier, hmac_key: HmacKey) -> None:
-    token = _payload_token(hmac_key, extra_claim=1)
+    # a LiveKit token: the native format refuses unknown claims instead (below)
+    payload = jws.parse(_mint(hmac_key, "livekit")).payload | {"extra_claim": 1}
+    token = jws.encode(payload, hmac_key)
     assert verifier.verify(token).unknown_keys == ("extra_claim",)
+
+
+@pytest.mark.parametrize("where", ["top", "grant"])
+def test_unknown_native_claims_are_refused_by_name(
+    verifier: TokenVerifier, hmac_key: HmacKey, where: str
+) -> None:
+    grant = jws.parse(_mint(hmac_key)).payload["grant"]
+    if where == "top":
+        token, claim, message = _payload_token(hmac_key, extra=1), "extra", "claim 'extra' is"
+    else:
+        token = _payload_token(hmac_key, grant={**grant, "superpower": True})
+        claim, message = "grant.superpower", "grant field 'superpower' is"
+    with pytest.raises(
+        InvalidClaimsError, match=f"{message} not part of the native format"
+    ) as info:
+        verifier.verify(token)
+    assert info.value.details == {"claim": claim}
+    assert "metadata" in info.value.message  # it says where application data goes
+
+
+def test_a_native_grant_may_carry_capabilities(verifier: TokenVerifier, hmac_key: HmacKey) -> None:
+    grant = {
+        **jws.parse(_mint(hmac_key)).payload["grant"],
+        "scope": ["room", "api"],
+        "capabilities": ["rooms:read"],
+    }
+    verified = verifier.verify(_payload_token(hmac_key, grant=grant), scope="api")
+    assert verified.unknown_keys == ()
+    assert verified.grant.capabilities == {"rooms:read"}
 
 
 # ---- time: injected, never slept -----------------------------------------------------------

@@ -16,6 +16,8 @@ import orjson
 
 from roomkey.errors import MalformedTokenError
 
+# Levels of objects and arrays in a token's header or payload (the object itself is level 1).
+# The one nesting limit: minting and request bodies hold what they accept to it.
 MAX_JSON_DEPTH = 16
 
 _ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
@@ -73,20 +75,35 @@ def json_loads_object(raw: bytes, what: str) -> dict[str, Any]:
         raise MalformedTokenError(f"{what} is not valid UTF-8 JSON") from exc
     if not isinstance(value, dict):
         raise MalformedTokenError(f"{what} must be a JSON object")
-    if raw.count(b"{") + raw.count(b"[") > MAX_JSON_DEPTH:
-        _check_depth(value, what, 1)
+    if brackets_in(raw) > MAX_JSON_DEPTH and nested_deeper_than(value, MAX_JSON_DEPTH):
+        raise MalformedTokenError(f"{what} is nested deeper than {MAX_JSON_DEPTH} levels")
     if orjson.dumps(value) != raw:
         _check_no_duplicates(raw, what)
     return value
 
 
-def _check_depth(value: Any, what: str, depth: int) -> None:
-    if depth > MAX_JSON_DEPTH:
-        raise MalformedTokenError(f"{what} is nested deeper than {MAX_JSON_DEPTH} levels")
-    children = value.values() if isinstance(value, dict) else value
-    for child in children:
-        if isinstance(child, dict | list):
-            _check_depth(child, what, depth + 1)
+def brackets_in(raw: bytes) -> int:
+    """How many objects and arrays ``raw`` may open: a cheap bound on its nesting."""
+    return raw.count(b"{") + raw.count(b"[")
+
+
+# What serialises to a JSON object or array (a caller's metadata may hold tuples).
+_CONTAINERS = (dict, list, tuple)
+
+
+def nested_deeper_than(value: Any, levels: int) -> bool:
+    """True when ``value`` nests objects and arrays more than ``levels`` deep (a scalar is 0).
+
+    Iterative, so no input can exhaust the interpreter's stack; stops at the first level too many.
+    """
+    stack: list[tuple[Any, int]] = [(value, 1)] if isinstance(value, _CONTAINERS) else []
+    while stack:
+        item, depth = stack.pop()
+        if depth > levels:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((c, depth + 1) for c in children if isinstance(c, _CONTAINERS))
+    return False
 
 
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

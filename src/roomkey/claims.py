@@ -14,12 +14,15 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from roomkey._codec import json_dumps
-from roomkey.errors import InvalidClaimValueError, MetadataTooLargeError
+from roomkey._codec import MAX_JSON_DEPTH, json_dumps, nested_deeper_than
+from roomkey.errors import InvalidClaimValueError, MetadataTooLargeError, NestedTooDeepError
 from roomkey.grants import Grant
 
 MAX_METADATA_BYTES = 5 * 1024
 MAX_TEXT = 256  # identity, room, name, role: generous for ids, small enough to log
+# A claim sits one level inside the payload object, whose nesting the verifier bounds: a claim
+# nested deeper would make a token that the minter signs and every verifier refuses.
+MAX_CLAIM_DEPTH = MAX_JSON_DEPTH - 1
 
 
 _NO_ATTRIBUTES: Mapping[str, str] = MappingProxyType({})
@@ -124,10 +127,25 @@ def check_text(value: object, what: str, *, required: bool = False) -> str | Non
     return value
 
 
+def check_nesting(value: Any, field: str) -> None:
+    """Raise :class:`NestedTooDeepError` when ``value`` nests deeper than a claim may."""
+    if nested_deeper_than(value, MAX_CLAIM_DEPTH):
+        raise NestedTooDeepError(
+            f"{field} is nested deeper than {MAX_CLAIM_DEPTH} levels",
+            field=field,
+            limit=MAX_CLAIM_DEPTH,
+        )
+
+
 def check_metadata(value: Any, max_bytes: int = MAX_METADATA_BYTES) -> Any:
-    """Any JSON value whose compact serialisation fits in ``max_bytes``."""
+    """Any JSON value whose compact serialisation fits in ``max_bytes``.
+
+    Raises :class:`InvalidClaimValueError` for a value that is not JSON,
+    :class:`NestedTooDeepError` for one nested too deep, and :class:`MetadataTooLargeError`.
+    """
     if value is None:
         return None
+    check_nesting(value, "metadata")  # first: serialising a deep value could exhaust the stack
     try:
         json.dumps(value, allow_nan=False)  # orjson would write NaN as null: refuse it instead
         size = len(json_dumps(value))
@@ -166,10 +184,12 @@ def check_attributes(value: Mapping[str, Any] | None) -> dict[str, str]:
 
 
 __all__ = [
+    "MAX_CLAIM_DEPTH",
     "MAX_METADATA_BYTES",
     "Claims",
     "check_attributes",
     "check_metadata",
+    "check_nesting",
     "check_text",
     "new_jti",
 ]

@@ -58,6 +58,12 @@ class MetadataTooLargeError(InvalidClaimValueError):
     code = "metadata_too_large"
 
 
+class NestedTooDeepError(InvalidClaimValueError):
+    """A JSON value nests objects and arrays deeper than a token may carry."""
+
+    code = "nested_too_deep"
+
+
 class UnsupportedByDialectError(RoomkeyError):
     """A wire format cannot express a field of the grant; nothing is silently dropped."""
 
@@ -220,6 +226,7 @@ __all__ = [
     "MalformedTokenError",
     "MetadataTooLargeError",
     "MissingClaimError",
+    "NestedTooDeepError",
     "RevokedTokenError",
     "RoomInactiveError",
     "RoomkeyError",

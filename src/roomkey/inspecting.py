@@ -163,8 +163,9 @@ def _explain(report: Inspection, now: float) -> None:
         report.error = report.error or exc.message  # the first problem found is the one shown
         return
     report.dialect, report.claims = dialect.name, read.claims
+    fate = "refused" if dialect.refuses_unknown_claims else "ignored"
     for key in read.unknown_keys:
-        report.warnings.append(f"unknown claim {key} is ignored by {dialect.name} verifiers")
+        report.warnings.append(f"unknown claim {key} is {fate} by {dialect.name} verifiers")
     _describe_times(read.claims, report, now)
     if Scope.ROOM in read.claims.grant.scope:
         if read.claims.identity is None:

@@ -17,6 +17,7 @@ from roomkey.claims import (
     Claims,
     check_attributes,
     check_metadata,
+    check_nesting,
     check_text,
     new_jti,
 )
@@ -154,6 +155,8 @@ class TokenMinter:
         room_config = fields.get("room_config")
         if room_config is not None and not isinstance(room_config, Mapping):
             raise InvalidClaimValueError("room_config must be an object", field="room_config")
+        if room_config is not None:
+            check_nesting(dict(room_config), "room_config")
         return Claims(
             api_key=self.api_key,
             identity=identity,

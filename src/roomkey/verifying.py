@@ -33,7 +33,7 @@ from roomkey.errors import (
     WrongScopeError,
 )
 from roomkey.grants import Grant, Scope
-from roomkey.keys import Key, KeyRing
+from roomkey.keys import Algorithm, Key, KeyRing
 from roomkey.revocation import RevocationChecker
 
 DEFAULT_LEEWAY_S = 60
@@ -114,7 +114,9 @@ class TokenVerifier:
         parsed = jws.parse(token, self.max_bytes)
         dialect = self._dialect_of(parsed.payload)
         key = self._select_key(parsed, dialect, moment)
-        if parsed.alg != key.alg:
+        # A dialect signed only asymmetrically never accepts an HMAC key: its secret is one an
+        # API client holds, so anyone minting LiveKit tokens could forge a server token.
+        if parsed.alg != key.alg or (dialect.asymmetric_only and key.alg is Algorithm.HS256):
             raise DisallowedAlgorithmError(
                 f"algorithm {parsed.alg!r} is not the one bound to the key", alg=parsed.alg
             )
@@ -163,7 +165,10 @@ class TokenVerifier:
         self.validate_application(verified, room=room, identity=identity, scope=scope)
 
     def validate_registered(self, verified: VerifiedToken, *, now: float | None = None) -> None:
-        """Step 7: ``exp`` required and not past, ``nbf``/``iat`` not ahead, iss, aud, sub, jti."""
+        """Step 7: only the format's claims, ``exp`` required and not past, ``nbf``/``iat`` not
+        ahead, iss, aud, sub, jti. Raises a ``TokenError`` subclass."""
+        if verified.unknown_keys and self.dialects[verified.dialect].refuses_unknown_claims:
+            raise _unknown_claim(verified.dialect, verified.unknown_keys[0])
         claims = verified.claims
         moment = self._now() if now is None else now
         self._check_times(claims, moment)
@@ -249,6 +254,18 @@ class TokenVerifier:
                 rule=rule.kind,
                 revoked_at=rule.revoked_at,
             )
+
+
+def _unknown_claim(dialect: str, name: str) -> InvalidClaimsError:
+    if name.startswith("grant."):
+        what = f"grant field {name[len('grant.') :]!r}"
+    else:
+        what = f"claim {name!r}"
+    return InvalidClaimsError(
+        f"{what} is not part of the {dialect} format "
+        "(application data goes in 'metadata' or 'attributes')",
+        claim=name,
+    )
 
 
 def _check_scope(claims: Claims, scope: Scope) -> None:

@@ -172,6 +172,28 @@ def test_kid_of_a_key_bound_to_another_algorithm_is_refused(
     assert_rejected(verifier, token, "disallowed_algorithm")
 
 
+@pytest.mark.parametrize("with_kid", [True, False], ids=["kid", "by-iss"])
+def test_huddle01_token_signed_with_an_hmac_secret_is_refused(
+    verifier: TokenVerifier, hmac_key: HmacKey, with_kid: bool
+) -> None:
+    """Dialect/algorithm confusion: Huddle01 tokens are signed by the server's asymmetric key,
+    so an HS256 one made with an API secret (which every API client holds) would let a client
+    forge itself a host with admin rights. Refused on the algorithm binding, like any mismatch,
+    before its signature is tried."""
+    payload = {
+        "iss": API_KEY,
+        "roomId": "standup",
+        "peerId": "mallory",
+        "role": "host",
+        "permissions": {"admin": True},
+        "iat": NOW,
+        "exp": NOW + 900,
+    }
+    token = forge(hs_header(API_KEY if with_kid else None), payload, key=hmac_key)
+    error = assert_rejected(verifier, token, "disallowed_algorithm", room="standup")
+    assert error.details["alg"] == "HS256"
+
+
 # ---- kid tricks and the no-oracle rule -----------------------------------------------------
 
 UNKNOWN_KIDS = [

@@ -311,6 +311,43 @@ def test_huddle01_permission_confusion_is_refused(
     assert_rejected(verifier, forge(header, payload, key=ed_key), "invalid_claims")
 
 
+@pytest.mark.parametrize(
+    ("smuggled", "claim"),
+    [
+        ({"video": {"roomJoin": True, "roomAdmin": True}}, "video"),
+        ({"admin": True}, "admin"),
+        ({"permissions": {"admin": True}}, "permissions"),
+    ],
+    ids=["livekit-grant", "top-level-admin", "huddle01-permissions"],
+)
+def test_a_native_token_smuggling_another_claim_is_refused(
+    verifier: TokenVerifier, hmac_key: HmacKey, smuggled: dict[str, Any], claim: str
+) -> None:
+    """Claim confusion: a claim outside the native format (another format's grant, say) is one
+    some downstream reader may honour; roomkey's own format refuses it and names it."""
+    error = assert_rejected(verifier, _native(hmac_key, **smuggled), "invalid_claims")
+    assert error.details == {"claim": claim}
+
+
+def test_an_unknown_native_grant_field_is_refused(
+    verifier: TokenVerifier, hmac_key: HmacKey
+) -> None:
+    grant = {**native_payload()["grant"], "roomAdmin": True}
+    error = assert_rejected(verifier, _native(hmac_key, grant=grant), "invalid_claims")
+    assert error.details == {"claim": "grant.roomAdmin"}
+
+
+def test_other_formats_keep_unknown_claims_as_warnings(
+    verifier: TokenVerifier, hmac_key: HmacKey, ed_key: Ed25519Key
+) -> None:
+    """LiveKit, VideoSDK and Huddle01 tokens carry what their own servers add: reported."""
+    verified = verifier.verify(_livekit(hmac_key, extra=1), room="standup", identity="alice")
+    assert verified.unknown_keys == ("extra",)
+    payload = {"iss": API_KEY, "roomId": "standup", "peerId": "alice", "exp": NOW + 900, "x": 1}
+    header = {"alg": "EdDSA", "typ": "JWT", "kid": ed_key.kid}
+    assert verifier.verify(forge(header, payload, key=ed_key)).unknown_keys == ("x",)
+
+
 # ---- revocation ----------------------------------------------------------------------------
 
 

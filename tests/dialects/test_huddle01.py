@@ -12,6 +12,7 @@ from roomkey.claims import Claims
 from roomkey.dialects import HUDDLE01, detect_dialect
 from roomkey.errors import (
     ConfigurationError,
+    DisallowedAlgorithmError,
     InvalidClaimsError,
     MissingClaimError,
     UnsupportedByDialectError,
@@ -178,6 +179,14 @@ def test_detection_by_peer_id_or_permissions_object() -> None:
 def test_an_hmac_secret_cannot_mint_huddle01_tokens() -> None:
     with pytest.raises(ConfigurationError, match="asymmetric"):
         TokenMinter(HmacKey(API_KEY, SECRET), "huddle01")
+
+
+def test_an_hmac_signed_huddle01_token_does_not_verify() -> None:
+    key = HmacKey(API_KEY, SECRET)
+    claims = make_claims(role="host")
+    token = jws.encode(HUDDLE01.to_wire(claims), key)
+    with pytest.raises(DisallowedAlgorithmError):
+        TokenVerifier(KeyRing([key]), now=lambda: NOW).verify(token, room="standup")
 
 
 @pytest.mark.parametrize("alg", ["EdDSA", "ES256"])

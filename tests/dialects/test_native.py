@@ -8,7 +8,7 @@ import pytest
 from dialect_support import API_KEY, NOW, SECRET, make_claims, round_trip
 
 from roomkey import jws
-from roomkey.dialects import NATIVE, detect_dialect
+from roomkey.dialects import DIALECTS, NATIVE, detect_dialect
 from roomkey.errors import InvalidClaimsError, MissingClaimError
 from roomkey.grants import Grant, JoinMode, Scope, Source
 from roomkey.keys import HmacKey, KeyRing
@@ -169,6 +169,23 @@ def test_unknown_keys_are_reported_with_their_path() -> None:
     payload = _payload(roomName="x")
     payload["grant"]["canPublish"] = True
     assert NATIVE.from_wire(payload).unknown_keys == ("roomName", "grant.canPublish")
+
+
+def test_capabilities_is_a_known_grant_key() -> None:
+    payload = _payload()
+    payload["grant"].update(scope=["api"], capabilities=["rooms:read"])
+    read = NATIVE.from_wire(payload)
+    assert read.unknown_keys == ()
+    assert read.claims.grant.capabilities == {"rooms:read"}
+
+
+def test_only_the_native_format_refuses_unknown_claims() -> None:
+    assert {d.name: d.refuses_unknown_claims for d in DIALECTS.values()} == {
+        "native": True,
+        "livekit": False,
+        "videosdk": False,
+        "huddle01": False,
+    }
 
 
 def test_minted_token_carries_kid_and_verifies_to_the_same_claims() -> None:

@@ -7,7 +7,10 @@ server's logs for secrets and tokens.
 
 from __future__ import annotations
 
+import os
+import stat
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -232,3 +235,21 @@ def test_full_lifecycle_survives_a_restart(server: Server) -> None:
     leaked = [x for x in (*s.secrets, *s.issued, old_timer, k3_admin) if x in logs]
     assert leaked == []
     assert all(x not in server.stdout(2) for x in s.secrets)
+
+
+def test_the_data_dir_of_a_running_server_is_owner_only(tmp_path: Path) -> None:
+    """Started with the usual umask (022) on SQLite: nothing in the data directory (the master
+    key, the database with the audit log, its WAL files) is readable by another local user."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    server = Server(data_dir=tmp_path / "data", log_dir=logs)
+    old = os.umask(0o022)  # inherited by the server process
+    try:
+        server.start()
+        files = ("master.key", "roomkey.db", "roomkey.db-wal", "roomkey.db-shm")
+        modes = {name: stat.S_IMODE(os.stat(server.data_dir / name).st_mode) for name in files}
+        assert stat.S_IMODE(os.stat(server.data_dir).st_mode) == 0o700
+        assert modes == dict.fromkeys(files, 0o600)
+    finally:
+        os.umask(old)
+        server.stop()

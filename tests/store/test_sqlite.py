@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
+import stat
 from pathlib import Path
 
 import pytest
@@ -26,6 +28,45 @@ async def test_every_connection_has_wal_and_pragmas(tmp_path: Path) -> None:
         await store.close()
     # synchronous=1 is NORMAL
     assert values == ["wal", 1, 1, SQLITE_BUSY_TIMEOUT_MS]
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+async def test_the_database_and_its_wal_files_are_owner_only(tmp_path: Path) -> None:
+    """The audit log and sealed secrets live in them: 0600 whatever the umask (here 022)."""
+    db = tmp_path / "new" / "rk.db"
+    old = os.umask(0o022)
+    try:
+        store = await open_store(f"sqlite:///{db}")
+        try:
+            await _fill(store)
+            files = [db, db.with_name("rk.db-wal"), db.with_name("rk.db-shm")]
+            assert all(f.exists() for f in files)
+            assert {f.name: _mode(f) for f in files} == {f.name: 0o600 for f in files}
+        finally:
+            await store.close()
+    finally:
+        os.umask(old)
+    assert _mode(db.parent) == 0o700  # created by the store; an existing directory is left
+
+
+async def test_files_left_readable_by_an_older_start_are_tightened(tmp_path: Path) -> None:
+    db = tmp_path / "rk.db"
+    await (await open_store(f"sqlite:///{db}")).close()
+    leftovers = [db, db.with_name("rk.db-wal"), db.with_name("rk.db-shm")]
+    for file in leftovers:
+        file.touch()
+        file.chmod(0o644)
+    tmp_path.chmod(0o755)
+    store = await open_store(f"sqlite:///{db}")
+    try:
+        await _fill(store)
+        assert [_mode(f) for f in leftovers] == [0o600] * 3
+    finally:
+        await store.close()
+    assert _mode(tmp_path) == 0o755  # the operator's directory
 
 
 async def _fill(store: SqlStore) -> None:

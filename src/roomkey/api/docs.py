@@ -8,10 +8,12 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from roomkey._codec import MAX_JSON_DEPTH
 from roomkey.api.app import create_app
+from roomkey.claims import MAX_CLAIM_DEPTH
 from roomkey.service import load_settings, settings_table
 
-INTRO = """# roomkey HTTP API reference
+INTRO = f"""# roomkey HTTP API reference
 
 Generated from the running app's OpenAPI document (`python -m roomkey.api.docs > docs/api.md`);
 a test fails when this file and the app disagree. The live document is served at
@@ -26,9 +28,11 @@ without it gets 403 `forbidden` with `details.missing`. A participant (room-scop
 403 with `details.reason` `wrong_scope`; an invalid or expired one gets 401 with the message
 "Token is invalid or expired" and the precise reason in `details.reason`.
 
-**Errors.** Every error has one shape: `{"error": code, "message": ..., "details": {...}}`.
+**Errors.** Every error has one shape: `{{"error": code, "message": ..., "details": {{...}}}}`.
 Request bodies are JSON whatever the `Content-Type` says, are capped (413), and refuse unknown
-fields (422).
+fields (422). A body nests objects and arrays at most {MAX_JSON_DEPTH} levels deep, as a
+token's payload may, so a member such as `metadata` at most {MAX_CLAIM_DEPTH} (400
+`nested_too_deep`, the member in `details.field`).
 """
 
 

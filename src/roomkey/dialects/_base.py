@@ -19,6 +19,8 @@ class Dialect(Protocol):
     requires_jti: bool
     # whether the format requires an asymmetric signing key
     asymmetric_only: bool
+    # whether a claim outside the format is refused (roomkey's own format) rather than reported
+    refuses_unknown_claims: bool
 
     def to_wire(self, claims: Claims) -> dict[str, Any]:
         """The payload for ``claims``; raises UnsupportedByDialectError for what it can't carry."""

@@ -62,6 +62,7 @@ class Huddle01Dialect:
     kid_header = True
     requires_jti = False
     asymmetric_only = True
+    refuses_unknown_claims = False
 
     def to_wire(self, claims: Claims) -> dict[str, Any]:
         _check_expressible(claims)

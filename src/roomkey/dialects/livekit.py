@@ -100,6 +100,7 @@ class LiveKitDialect:
     kid_header = False
     requires_jti = False
     asymmetric_only = False
+    refuses_unknown_claims = False
 
     def to_wire(self, claims: Claims) -> dict[str, Any]:
         _check_expressible(claims)

@@ -60,7 +60,8 @@ _BOOLS = tuple(f for f in PERMISSION_FIELDS if f not in _SETS)
 _OPTIONAL = frozenset({"capabilities"})
 
 _TOP_SET = frozenset(_TOP)
-_GRANT_SET = frozenset(PERMISSION_FIELDS)
+# ``capabilities`` is an optional grant member (a list of strings) that native tokens may carry.
+_GRANT_SET = frozenset(PERMISSION_FIELDS) | {"capabilities"}
 
 
 class NativeDialect:
@@ -70,6 +71,9 @@ class NativeDialect:
     kid_header = True
     requires_jti = True
     asymmetric_only = False
+    # Application data belongs in metadata or attributes: a claim of its own would be one a
+    # verifier of this version cannot check, so it is refused, not carried along.
+    refuses_unknown_claims = True
 
     def to_wire(self, claims: Claims) -> dict[str, Any]:
         payload: dict[str, Any] = {"rk": VERSION, "iss": claims.api_key}

@@ -51,6 +51,7 @@ class VideoSdkDialect:
     kid_header = False
     requires_jti = False
     asymmetric_only = False
+    refuses_unknown_claims = False
 
     def to_wire(self, claims: Claims) -> dict[str, Any]:
         _check_expressible(claims)

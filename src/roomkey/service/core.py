@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from roomkey._files import private_dir
 from roomkey.capabilities import Capability
 from roomkey.errors import ConfigurationError
 from roomkey.grants import Scope
@@ -43,11 +44,34 @@ class Bootstrap:
 
 
 def open_secret_box(settings: ServerSettings) -> SecretBox:
-    """The master key from the setting, or the 0600 key file in the data directory."""
+    """The master key from the setting, or the 0600 key file in the data directory.
+
+    Raises:
+        ConfigurationError: the data directory or the key file cannot be used (see
+            :func:`make_data_dir` and :meth:`SecretBox.from_file`).
+    """
     if settings.master_key is not None:
         return SecretBox.from_b64(settings.master_key.get_secret_value())
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    make_data_dir(settings)
     return SecretBox.from_file(settings.data_dir / "master.key")
+
+
+def make_data_dir(settings: ServerSettings) -> None:
+    """Create the data directory with mode 0700, or set an existing one to 0700.
+
+    It holds the master key and the SQLite database (with the audit log): no other local user
+    may list or open them.
+
+    Raises:
+        ConfigurationError: it cannot be created or its mode cannot be set.
+    """
+    try:
+        private_dir(settings.data_dir)
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot create the data directory or make it private (mode 700): {exc.strerror}",
+            path=str(settings.data_dir),
+        ) from exc
 
 
 class RoomkeyService:
@@ -87,7 +111,7 @@ class RoomkeyService:
         box = open_secret_box(settings)
         if store is None:
             if settings.database_url is None:
-                settings.data_dir.mkdir(parents=True, exist_ok=True)
+                make_data_dir(settings)
             store = await open_store(settings.resolved_database_url())
         service = cls(Context(store=store, box=box, settings=settings, clock=clock))
         await service.reload(revocations=not bootstrap_only)

@@ -31,7 +31,9 @@ class ServerSettings(BaseSettings):
     workers: int = Field(1, ge=1, le=64, description="Worker processes.")
     log_level: str = Field("info", description="Log level: debug, info, warning or error.")
     data_dir: Path = Field(
-        Path(".roomkey"), description="Directory for the SQLite database and the master key file."
+        Path(".roomkey"),
+        description="Directory for the SQLite database and the master key file "
+        "(kept at mode 0700, its files 0600).",
     )
     database_url: str | None = Field(
         None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -10,6 +11,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from roomkey._files import private_dir, private_file, restrict
 from roomkey.errors import ConfigurationError
 from roomkey.store._translate import translated
 from roomkey.store.url import StoreURL
@@ -32,7 +34,7 @@ def create_engine(store_url: StoreURL, *, schema: str | None = None) -> AsyncEng
 
     Raises:
         ConfigurationError: ``schema`` is given for SQLite or is not a plain lower-case name.
-        StoreError: the SQLite file's directory cannot be created.
+        StoreError: the SQLite file or its directory cannot be created or made private.
     """
     if store_url.backend == "sqlite":
         if schema is not None:
@@ -58,8 +60,8 @@ def _json_dumps(value: Any) -> str:
 
 def _sqlite_engine(store_url: StoreURL) -> AsyncEngine:
     if store_url.sqlite_path is not None:
-        with translated("create the database directory"):
-            store_url.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+        with translated("create the database file"):
+            make_private_database(store_url.sqlite_path)
     engine = create_async_engine(
         store_url.url,
         json_serializer=_json_dumps,
@@ -69,6 +71,23 @@ def _sqlite_engine(store_url: StoreURL) -> AsyncEngine:
     event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
     event.listen(engine.sync_engine, "begin", _on_sqlite_begin)
     return engine
+
+
+def make_private_database(path: Path) -> None:
+    """Create the SQLite file with mode 0600 before SQLite opens it, or make an existing one so.
+
+    SQLite gives the ``-wal`` and ``-shm`` files the database file's permissions, so they are
+    0600 too (the audit log and the sealed secrets are in them); ones left by an older start are
+    tightened here. A missing directory is created 0700; an existing one is the operator's.
+
+    Raises:
+        OSError: the directory or the file cannot be created, or their modes cannot be set.
+    """
+    if not path.parent.exists():
+        private_dir(path.parent)
+    private_file(path)
+    for suffix in ("-wal", "-shm", "-journal"):
+        restrict(path.with_name(path.name + suffix))
 
 
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:

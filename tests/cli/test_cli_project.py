@@ -123,6 +123,15 @@ def test_show_and_set(server: Server) -> None:
     assert as_json(ok(server, "project", "show", "--json"))["settings"]["sandbox_enabled"] is False
 
 
+def test_set_videosdk_roleless_api(server: Server) -> None:
+    shown = as_json(ok(server, "project", "show", "--json"))
+    assert shown["settings"]["videosdk_roleless_api"] is False  # off by default
+    on = as_json(ok(server, "project", "set", "--videosdk-roleless-api", "--json"))
+    assert on["settings"]["videosdk_roleless_api"] is True
+    off = as_json(ok(server, "project", "set", "--no-videosdk-roleless-api", "--json"))
+    assert off["settings"]["videosdk_roleless_api"] is False
+
+
 def test_set_needs_a_change_and_the_server_checks_it(server: Server) -> None:
     nothing = run(server, ["project", "set"])
     assert nothing.exit_code == 2 and "nothing to change" in one_error_line(nothing)

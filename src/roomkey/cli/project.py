@@ -178,6 +178,13 @@ def set_project(
         int | None,
         typer.Option("--rate-limit", min=1, help="Token issuances per minute per caller."),
     ] = None,
+    videosdk_roleless_api: Annotated[
+        bool | None,
+        typer.Option(
+            "--videosdk-roleless-api/--no-videosdk-roleless-api",
+            help="Let VideoSDK tokens without roles call the API with the crawler role's rights.",
+        ),
+    ] = None,
     server: ServerOpt = DEFAULT_URL,
     token: TokenOpt = None,
     api_key: ApiKeyOpt = None,
@@ -191,6 +198,7 @@ def set_project(
         "auto_create_rooms": auto_create_rooms,
         "sandbox_enabled": sandbox,
         "rate_limit_per_min": rate_limit,
+        "videosdk_roleless_api": videosdk_roleless_api,
     }
     body = {k: v for k, v in changes.items() if v is not None}
     if not body:

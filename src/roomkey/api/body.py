@@ -15,7 +15,7 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
-from roomkey.api.errors import ApiError
+from roomkey.errors import InvalidRequestError
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -30,7 +30,7 @@ def parse_json(raw: bytes, model: type[M]) -> M:
     try:
         data = orjson.loads(raw) if raw.strip() else {}
     except orjson.JSONDecodeError:
-        raise ApiError("validation_error", "the request body is not valid JSON", 422) from None
+        raise InvalidRequestError("the request body is not valid JSON") from None
     try:
         return model.model_validate(data)
     except ValidationError as exc:

@@ -19,9 +19,9 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from starlette.types import Scope
 
-from roomkey.api.errors import ApiError
 from roomkey.api.ratelimit import RateLimiter
 from roomkey.capabilities import Capability
+from roomkey.errors import DuplicateHeaderError
 from roomkey.service import Caller, RoomkeyService
 
 AUTHORIZATION_DOC = "`Bearer <server token>` or the raw token (VideoSDK style)."
@@ -53,10 +53,8 @@ def authorization_header(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
     for name, value in headers:
         if name.lower() == b"authorization":
             if found is not None:
-                raise ApiError(
-                    "duplicate_header",
+                raise DuplicateHeaderError(
                     "the request carries more than one Authorization header",
-                    400,
                     header="authorization",
                 )
             found = value.decode("latin-1")

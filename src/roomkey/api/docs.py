@@ -8,7 +8,9 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from roomkey import errors
 from roomkey.api.app import create_app
+from roomkey.api.errors import HTTP_STATUS
 from roomkey.service import load_settings, settings_table
 
 INTRO = """# roomkey HTTP API reference
@@ -23,9 +25,9 @@ a test fails when this file and the app disagree. The live document is served at
 token gets 403; an invalid or expired one gets 401 with the message "Token is invalid or
 expired" and the precise reason in `details.reason`.
 
-**Errors.** Every error has one shape: `{"error": code, "message": ..., "details": {...}}`.
-Request bodies are JSON whatever the `Content-Type` says, are capped (413), and refuse unknown
-fields (422).
+**Errors.** Every error has one shape: `{"error": code, "message": ..., "details": {...}}`,
+and each code always comes with the same status (see [Error codes](#error-codes)). Request bodies
+are JSON whatever the `Content-Type` says, are capped (413), and refuse unknown fields (422).
 """
 
 
@@ -41,6 +43,7 @@ def render() -> str:
     for path, ops in spec["paths"].items():
         for method, op in ops.items():
             parts.extend(_operation(method, path, op))
+    parts.extend(_errors())
     parts.extend(_settings())
     return "\n".join(parts) + "\n"
 
@@ -64,6 +67,16 @@ def _operation(method: str, path: str, op: dict[str, Any]) -> list[str]:
         lines.append("")
     codes = ", ".join(sorted(op.get("responses", {})))
     lines.extend([f"Responses: {codes}", ""])
+    return lines
+
+
+def _errors() -> list[str]:
+    lines = ["## Error codes", "", "| code | status | meaning |", "|---|---|---|"]
+    classes = (getattr(errors, name) for name in errors.__all__)
+    meaning = {cls.code: (cls.__doc__ or "").split("\n")[0].replace("``", "`") for cls in classes}
+    for code, status in HTTP_STATUS.items():
+        lines.append(f"| `{code}` | {status} | {meaning[code]} |")
+    lines.append("")
     return lines
 
 

@@ -3,7 +3,8 @@
 Nothing here speaks HTTP; :mod:`roomkey.api` and the CLI call into :class:`RoomkeyService`.
 """
 
-from roomkey.service.auth import AuthenticationError, Caller, ForbiddenError
+from roomkey.errors import AuthenticationError, ForbiddenError
+from roomkey.service.auth import Caller
 from roomkey.service.core import Bootstrap, RoomkeyService, open_secret_box
 from roomkey.service.settings import ServerSettings, load_settings, settings_table
 from roomkey.service.tokens import TokenRequest, VerifyOutcome

@@ -7,13 +7,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from roomkey.capabilities import Capability, expand
-from roomkey.errors import InvalidClaimValueError, RoomkeyError, TokenError
+from roomkey.errors import (
+    ForbiddenError,
+    InvalidClaimValueError,
+    ProjectRequiredError,
+    RoomkeyError,
+    TokenError,
+    UnknownProjectError,
+    WrongProjectError,
+)
 from roomkey.grants import Grant, Scope
 from roomkey.keys import Key
 from roomkey.minting import MintedToken, TokenMinter
 from roomkey.roles import CustomRole
 from roomkey.service.audit import AuditWriter
-from roomkey.service.auth import Caller, ForbiddenError
+from roomkey.service.auth import Caller
 from roomkey.service.context import Context
 from roomkey.service.keys import KeyService
 from roomkey.service.rooms import RoomService
@@ -36,24 +44,6 @@ class TokenRequest:
     ttl_s: int | None = None
     kind: str | None = None
     room_config: Mapping[str, Any] | None = None
-
-
-class WrongProjectError(TokenError):
-    """A genuine token of another project than the one the verification is bound to."""
-
-    code = "wrong_project"
-
-
-class ProjectRequiredError(RoomkeyError):
-    """The server holds several projects and the verification names none (HTTP 400)."""
-
-    code = "project_required"
-
-
-class UnknownProjectError(RoomkeyError):
-    """The verification names a project the server does not hold (HTTP 404)."""
-
-    code = "unknown_project"
 
 
 @dataclass(frozen=True, slots=True)

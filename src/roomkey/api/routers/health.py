@@ -9,6 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from roomkey.api.deps import ServiceDep
 from roomkey.api.responses import FastJSONResponse
+from roomkey.errors import NotReadyError
 
 router = APIRouter(tags=["health"])
 
@@ -28,11 +29,8 @@ async def readyz(service: ServiceDep) -> FastJSONResponse:
     """The database answers and state is loaded."""
     try:
         await service.ctx.store.ping()
-    except Exception:
-        return FastJSONResponse(
-            {"error": "not_ready", "message": "the database does not answer", "details": {}},
-            status_code=503,
-        )
+    except Exception as exc:
+        raise NotReadyError("the database does not answer") from exc
     return FastJSONResponse({"status": "ready", "keys": len(service.ctx.state.keyring)})
 
 

@@ -23,7 +23,6 @@ from roomkey.api.deps import (
     authorization_header,
     optional_verifier,
 )
-from roomkey.api.errors import ApiError
 from roomkey.api.metrics import Metrics
 from roomkey.api.responses import FastJSONResponse
 from roomkey.api.schemas import (
@@ -35,6 +34,7 @@ from roomkey.api.schemas import (
     VerifyPublic,
     VerifyRequest,
 )
+from roomkey.errors import NotFoundError
 from roomkey.minting import MintedToken
 from roomkey.service import Caller, RoomkeyService, TokenRequest, VerifyOutcome
 from roomkey.service.auth import token_from_header
@@ -189,7 +189,7 @@ async def sandbox_token(
     """Development sandbox (off by default, per project): no server token, TTL capped."""
     project = service.ctx.state.projects.get(x_sandbox_id or "")
     if project is None or not project.record.settings.sandbox_enabled:
-        raise ApiError("not_found", "no sandbox is enabled under that X-Sandbox-ID", 404)
+        raise NotFoundError("no sandbox is enabled under that X-Sandbox-ID")
     client = request.client.host if request.client else "unknown"
     limiter.hit(
         f"sandbox:{project.record.id}:{client}", service.ctx.settings.sandbox_rate_limit_per_min
@@ -209,7 +209,7 @@ def _sandbox_key(service: RoomkeyService, project_id: str) -> str:
     for record in service.ctx.state.keys.values():
         if record.project_id == project_id and record.purpose == "api":
             return record.kid
-    raise ApiError("not_found", "the sandbox project has no active API key", 404)
+    raise NotFoundError("the sandbox project has no active API key")
 
 
 def _outcome_body(outcome: VerifyOutcome) -> dict[str, Any]:

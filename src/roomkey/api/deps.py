@@ -61,13 +61,6 @@ def authorization_header(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
     return found
 
 
-def count_issuance(caller: Caller, service: RoomkeyService, limiter: RateLimiter) -> None:
-    """Count one issuance for ``caller``; raises the 429 error when over the limit."""
-    project = service.ctx.project(caller.project_id)
-    per_min = project.record.settings.rate_limit_per_min or service.ctx.settings.rate_limit_per_min
-    limiter.hit(f"issue:{caller.kid}", per_min)
-
-
 class Requires:
     """The caller pipeline of a route that needs ``capability`` (see the module docstring)."""
 
@@ -92,7 +85,7 @@ class Requires:
         caller = service.authorize(header, self.capability, room=room)
         if self.issues:
             assert limiter is not None, "an issuing pipeline needs the rate limiter"
-            count_issuance(caller, service, limiter)
+            service.tokens.count_issuance(caller, limiter)
         return caller
 
     async def __call__(

@@ -71,13 +71,10 @@ def db_upgrade(
     database_url: DbOpt = None, data_dir: DataOpt = None, config: ConfigOpt = None
 ) -> None:
     """Migrate the database schema to the newest revision."""
-    from roomkey.service import load_settings
-    from roomkey.store import upgrade
+    from roomkey.service import load_settings, upgrade_database
 
     settings = load_settings(config, database_url=database_url, data_dir=data_dir)
-    if settings.database_url is None:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-    revision = upgrade(settings.resolved_database_url())
+    revision = upgrade_database(settings)
     typer.echo(f"database at revision {revision}")
 
 
@@ -119,13 +116,13 @@ async def _admin_token(
 
     service = await RoomkeyService.open(settings)
     try:
-        projects = sorted(service.ctx.state.projects)
+        projects = service.projects.ids()
         project_id = project or (projects[0] if len(projects) == 1 else None)
         if project_id is None:
             from roomkey.errors import ConfigurationError
 
             raise ConfigurationError(f"name a project with --project (one of {projects})")
-        service.ctx.project(project_id)
+        service.projects.get(project_id)
         return service.admin_token(project_id, ttl_s=ttl, capabilities=sorted(capabilities))
     finally:
         await service.close()

@@ -9,7 +9,6 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from roomkey.api.deps import ServiceDep
 from roomkey.api.responses import FastJSONResponse
-from roomkey.errors import NotReadyError
 
 router = APIRouter(tags=["health"])
 
@@ -27,11 +26,7 @@ async def healthz() -> dict[str, str]:
 )
 async def readyz(service: ServiceDep) -> FastJSONResponse:
     """The database answers and state is loaded."""
-    try:
-        await service.ctx.store.ping()
-    except Exception as exc:
-        raise NotReadyError("the database does not answer") from exc
-    return FastJSONResponse({"status": "ready", "keys": len(service.ctx.state.keyring)})
+    return FastJSONResponse({"status": "ready", "keys": await service.check_ready()})
 
 
 @router.get(

@@ -99,8 +99,8 @@ def error_response(
     error: RoomkeyError, *, status: int | None = None, headers: dict[str, str] | None = None
 ) -> FastJSONResponse:
     """The one error shape for ``error``, with its status from the table unless ``status``."""
-    code = status_for(error) if status is None else status
-    return FastJSONResponse(error.to_dict(), status_code=code, headers=headers)
+    status = status_for(error) if status is None else status
+    return FastJSONResponse(error.to_dict(), status_code=status, headers=headers)
 
 
 async def _roomkey_error(request: Request, exc: Exception) -> FastJSONResponse:

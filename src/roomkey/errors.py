@@ -2,7 +2,9 @@
 
 Codes are part of the public contract (the server returns them, scripts match on them); messages
 are for humans and may be reworded. No message ever contains a secret, a whole token, or which
-part of a signature check failed.
+part of a signature check failed. The server's errors live here too, so that codes are unique
+across the tree; the HTTP status of each code is in one table, ``roomkey.api.errors.HTTP_STATUS``
+(listed in docs/api.md), and :meth:`RoomkeyError.to_dict` is the one writer of the JSON body.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ class RoomkeyError(Exception):
         self.details: dict[str, Any] = details
 
     def to_dict(self) -> dict[str, Any]:
-        """The error as the one JSON shape roomkey uses everywhere."""
+        """The error as the one JSON shape roomkey uses everywhere (its only builder)."""
         return {"error": self.code, "message": self.message, "details": self.details}
 
 
@@ -71,9 +73,9 @@ class UnsupportedByDialectError(RoomkeyError):
 
 
 class KeyMaterialError(RoomkeyError):
-    """Base for key problems."""
+    """Base for key problems (each raised one has a more precise code)."""
 
-    code = "invalid_key"
+    code = "key_error"
 
 
 class WeakKeyError(KeyMaterialError):
@@ -211,36 +213,168 @@ class UnknownRoomError(TokenError):
     code = "unknown_room"
 
 
+class WrongProjectError(TokenError):
+    """A genuine token of another project than the one the verification is bound to."""
+
+    code = "wrong_project"
+
+
+# ---- server errors: callers, projects, storage (raised by roomkey's server) ----------------
+
+
+class AuthenticationError(RoomkeyError):
+    """No usable server token; ``details.reason`` holds the precise code."""
+
+    code = "unauthorized"
+
+
+class ForbiddenError(RoomkeyError):
+    """A valid token that may not do this; ``details.missing`` names the capability."""
+
+    code = "forbidden"
+
+
+class ProjectRequiredError(RoomkeyError):
+    """The server holds several projects and the verification names none."""
+
+    code = "project_required"
+
+
+class UnknownProjectError(RoomkeyError):
+    """The verification names a project the server does not hold."""
+
+    code = "unknown_project"
+
+
+class AuditUnavailableError(RoomkeyError):
+    """The audit row could not be written, so the token is not handed out."""
+
+    code = "audit_unavailable"
+
+
+class StoreError(RoomkeyError):
+    """The database could not be reached, migrated, read or written."""
+
+    code = "store_error"
+
+
+class NotFoundError(StoreError):
+    """What the request names (a project, key, room, role, sandbox, route...) does not exist."""
+
+    code = "not_found"
+
+
+class ConflictError(StoreError):
+    """A write collides with an existing row: a duplicate id, kid, custom room id or jti."""
+
+    code = "conflict"
+
+
+class InvalidCursorError(StoreError):
+    """A pagination cursor was not produced by this store (tampered, truncated or foreign)."""
+
+    code = "invalid_cursor"
+
+
+class NotReadyError(RoomkeyError):
+    """The server cannot serve yet: its database does not answer."""
+
+    code = "not_ready"
+
+
+# ---- HTTP request errors (raised while the server reads a request) --------------------------
+
+
+class InvalidRequestError(RoomkeyError):
+    """The body is not JSON, or a field or parameter does not validate (``details.problems``)."""
+
+    code = "validation_error"
+
+
+class BodyTooLargeError(RoomkeyError):
+    """The request body is over the server's cap (``details.limit``, in bytes)."""
+
+    code = "body_too_large"
+
+
+class DuplicateHeaderError(RoomkeyError):
+    """A header that must appear once (``Authorization``) appears several times."""
+
+    code = "duplicate_header"
+
+
+class RateLimitedError(RoomkeyError):
+    """Too many requests a minute; ``details.retry_after_s`` says when to try again."""
+
+    code = "rate_limited"
+
+
+class MethodNotAllowedError(RoomkeyError):
+    """The path exists, but not with this method (the ``Allow`` header lists those it has)."""
+
+    code = "method_not_allowed"
+
+
+class HttpError(RoomkeyError):
+    """Any other HTTP-level refusal, with the framework's own 4xx status."""
+
+    code = "http_error"
+
+
+class InternalServerError(RoomkeyError):
+    """The server failed unexpectedly; the details are in its log, never in the answer."""
+
+    code = "internal_error"
+
+
 __all__ = [
+    "AuditUnavailableError",
+    "AuthenticationError",
     "BadSignatureError",
+    "BodyTooLargeError",
     "ConfigurationError",
+    "ConflictError",
     "DisallowedAlgorithmError",
+    "DuplicateHeaderError",
+    "ForbiddenError",
     "ForbiddenHeaderError",
+    "HttpError",
+    "InternalServerError",
     "InvalidClaimValueError",
     "InvalidClaimsError",
+    "InvalidCursorError",
     "InvalidGrantError",
     "InvalidKeyError",
+    "InvalidRequestError",
     "InvalidRoleError",
     "KeyMaterialError",
     "LifetimeTooLongError",
     "MalformedTokenError",
     "MetadataTooLargeError",
+    "MethodNotAllowedError",
     "MissingClaimError",
     "NestedTooDeepError",
+    "NotFoundError",
+    "NotReadyError",
+    "ProjectRequiredError",
+    "RateLimitedError",
     "RevokedTokenError",
     "RoomInactiveError",
     "RoomkeyError",
+    "StoreError",
     "TokenError",
     "TokenExpiredError",
     "TokenNotYetValidError",
     "TokenTooLargeError",
     "UnknownKeyIdError",
+    "UnknownProjectError",
     "UnknownRoomError",
     "UnsupportedByDialectError",
     "WeakKeyError",
     "WrongAudienceError",
     "WrongIdentityError",
     "WrongIssuerError",
+    "WrongProjectError",
     "WrongRoomError",
     "WrongScopeError",
 ]

@@ -48,7 +48,7 @@ def create_app(
     settings: ServerSettings | None = None, *, service: RoomkeyService | None = None
 ) -> FastAPI:
     """A roomkey app. Without ``service``, the lifespan opens one from ``settings``."""
-    settings = settings or (service.ctx.settings if service else load_settings())
+    settings = settings or (service.settings if service else load_settings())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

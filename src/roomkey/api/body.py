@@ -18,9 +18,8 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
 from roomkey._codec import MAX_JSON_DEPTH, brackets_in, nested_deeper_than
-from roomkey.api.errors import ApiError
 from roomkey.claims import check_nesting
-from roomkey.errors import NestedTooDeepError
+from roomkey.errors import InvalidRequestError, NestedTooDeepError
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -40,7 +39,7 @@ def parse_json(raw: bytes, model: type[M]) -> M:
     except orjson.JSONDecodeError as exc:
         if "depth limit" in str(exc):  # orjson's own bound (1024 levels): too deep, not bad JSON
             raise _too_deep() from None
-        raise ApiError("validation_error", "the request body is not valid JSON", 422) from None
+        raise InvalidRequestError("the request body is not valid JSON") from None
     if _has_inner_containers(raw) and brackets_in(raw) > MAX_JSON_DEPTH:
         _check_nesting(data)
     try:

@@ -19,9 +19,9 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from starlette.types import Scope
 
-from roomkey.api.errors import ApiError
 from roomkey.api.ratelimit import RateLimiter
 from roomkey.capabilities import Capability
+from roomkey.errors import DuplicateHeaderError
 from roomkey.service import Caller, RoomkeyService
 
 AUTHORIZATION_DOC = "`Bearer <server token>` or the raw token (VideoSDK style)."
@@ -53,21 +53,12 @@ def authorization_header(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
     for name, value in headers:
         if name.lower() == b"authorization":
             if found is not None:
-                raise ApiError(
-                    "duplicate_header",
+                raise DuplicateHeaderError(
                     "the request carries more than one Authorization header",
-                    400,
                     header="authorization",
                 )
             found = value.decode("latin-1")
     return found
-
-
-def count_issuance(caller: Caller, service: RoomkeyService, limiter: RateLimiter) -> None:
-    """Count one issuance for ``caller``; raises the 429 error when over the limit."""
-    project = service.ctx.project(caller.project_id)
-    per_min = project.record.settings.rate_limit_per_min or service.ctx.settings.rate_limit_per_min
-    limiter.hit(f"issue:{caller.kid}", per_min)
 
 
 class Requires:
@@ -94,7 +85,7 @@ class Requires:
         caller = service.authorize(header, self.capability, room=room)
         if self.issues:
             assert limiter is not None, "an issuing pipeline needs the rate limiter"
-            count_issuance(caller, service, limiter)
+            service.tokens.count_issuance(caller, limiter)
         return caller
 
     async def __call__(

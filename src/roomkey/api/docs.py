@@ -8,8 +8,10 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from roomkey import errors
 from roomkey._codec import MAX_JSON_DEPTH
 from roomkey.api.app import create_app
+from roomkey.api.errors import HTTP_STATUS
 from roomkey.claims import MAX_CLAIM_DEPTH
 from roomkey.service import load_settings, settings_table
 
@@ -28,11 +30,12 @@ without it gets 403 `forbidden` with `details.missing`. A participant (room-scop
 403 with `details.reason` `wrong_scope`; an invalid or expired one gets 401 with the message
 "Token is invalid or expired" and the precise reason in `details.reason`.
 
-**Errors.** Every error has one shape: `{{"error": code, "message": ..., "details": {{...}}}}`.
-Request bodies are JSON whatever the `Content-Type` says, are capped (413), and refuse unknown
-fields (422). A body nests objects and arrays at most {MAX_JSON_DEPTH} levels deep, as a
-token's payload may, so a member such as `metadata` at most {MAX_CLAIM_DEPTH} (400
-`nested_too_deep`, the member in `details.field`).
+**Errors.** Every error has one shape: `{{"error": code, "message": ..., "details": {{...}}}}`,
+and each code always comes with the same status (see [Error codes](#error-codes)). Request bodies
+are JSON whatever the `Content-Type` says, are capped (413), and refuse unknown fields (422). A
+body nests objects and arrays at most {MAX_JSON_DEPTH} levels deep, as a token's payload may, so
+a member such as `metadata` at most {MAX_CLAIM_DEPTH} (400 `nested_too_deep`, the member in
+`details.field`).
 """
 
 
@@ -48,6 +51,7 @@ def render() -> str:
     for path, ops in spec["paths"].items():
         for method, op in ops.items():
             parts.extend(_operation(method, path, op))
+    parts.extend(_errors())
     parts.extend(_settings())
     return "\n".join(parts) + "\n"
 
@@ -71,6 +75,16 @@ def _operation(method: str, path: str, op: dict[str, Any]) -> list[str]:
         lines.append("")
     codes = ", ".join(sorted(op.get("responses", {})))
     lines.extend([f"Responses: {codes}", ""])
+    return lines
+
+
+def _errors() -> list[str]:
+    lines = ["## Error codes", "", "| code | status | meaning |", "|---|---|---|"]
+    classes = (getattr(errors, name) for name in errors.__all__)
+    meaning = {cls.code: (cls.__doc__ or "").split("\n")[0].replace("``", "`") for cls in classes}
+    for code, status in HTTP_STATUS.items():
+        lines.append(f"| `{code}` | {status} | {meaning[code]} |")
+    lines.append("")
     return lines
 
 

@@ -1,7 +1,8 @@
 """One JSON error shape for the whole API: ``{"error": code, "message": ..., "details": ...}``.
 
-Every roomkey error maps to a status by its code; validation errors, unknown routes and anything
-unexpected are translated here too, so no client input can produce a bare framework error.
+Every roomkey error maps to a status by its code, in one table (:data:`HTTP_STATUS`); validation
+errors, unknown routes and anything unexpected become named roomkey errors here too, so no client
+input can produce a bare framework error. The body is always the error's own ``to_dict()``.
 """
 
 from __future__ import annotations
@@ -15,61 +16,100 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from roomkey.api.responses import FastJSONResponse
 from roomkey.api.schemas import ErrorPublic
-from roomkey.errors import RoomkeyError, TokenError
+from roomkey.errors import (
+    HttpError,
+    InternalServerError,
+    InvalidRequestError,
+    MethodNotAllowedError,
+    NotFoundError,
+    RateLimitedError,
+    RoomkeyError,
+)
 
 log = logging.getLogger("roomkey.api")
 
-STATUS_BY_CODE: dict[str, int] = {
+# The HTTP status of every error code, in the order of the tree in roomkey.errors: the one table
+# (docs/api.md lists it; a test fails when an error class has no row here).
+HTTP_STATUS: dict[str, int] = {
+    "roomkey_error": 400,
+    # configuration and input
+    "invalid_configuration": 400,
+    "invalid_grant": 400,
+    "invalid_role": 400,
+    "invalid_claim_value": 400,
+    "nested_too_deep": 400,
+    "metadata_too_large": 400,
+    "unsupported_by_dialect": 400,
+    "key_error": 400,
+    "weak_key": 400,
+    "invalid_key": 400,
+    "unknown_key_id": 400,
+    # verification: the token is refused (401), or what it names is not usable
+    "invalid_token": 401,
+    "token_too_large": 401,
+    "malformed": 401,
+    "forbidden_header": 401,
+    "disallowed_algorithm": 401,
+    "bad_signature": 401,
+    "invalid_claims": 401,
+    "missing_claim": 401,
+    "expired": 401,
+    "not_yet_valid": 401,
+    "lifetime_too_long": 401,
+    "wrong_issuer": 401,
+    "wrong_audience": 401,
+    "wrong_scope": 401,
+    "wrong_room": 403,
+    "wrong_identity": 401,
+    "revoked": 401,
+    "room_inactive": 409,
+    "unknown_room": 404,
+    "wrong_project": 401,
+    # the server: callers, projects, storage
     "unauthorized": 401,
     "forbidden": 403,
-    "not_found": 404,
-    "unknown_room": 404,
+    "project_required": 400,
     "unknown_project": 404,
-    "conflict": 409,
-    "wrong_room": 403,
-    "room_inactive": 409,
-    "body_too_large": 413,
-    "validation_error": 422,
-    "rate_limited": 429,
     "audit_unavailable": 503,
     "store_error": 503,
+    "not_found": 404,
+    "conflict": 409,
+    "invalid_cursor": 400,
+    "not_ready": 503,
+    # reading the request
+    "validation_error": 422,
+    "body_too_large": 413,
+    "duplicate_header": 400,
+    "rate_limited": 429,
+    "method_not_allowed": 405,
+    "http_error": 400,  # answered with the framework's own status, a 4xx
+    "internal_error": 500,
 }
 
 
-class ApiError(RoomkeyError):
-    """An HTTP-level error with its own code (body too large, rate limited, ...)."""
-
-    def __init__(self, code: str, message: str, status: int, **details: Any) -> None:
-        super().__init__(message, **details)
-        self.code = code  # type: ignore[misc]
-        self.status = status
-
-
 def status_for(exc: RoomkeyError) -> int:
-    """The HTTP status for a roomkey error."""
-    if isinstance(exc, ApiError):
-        return exc.status
-    if exc.code in STATUS_BY_CODE:
-        return STATUS_BY_CODE[exc.code]
-    if isinstance(exc, TokenError):
-        return 401
-    return 400
+    """The HTTP status for a roomkey error (its code's row, else its nearest ancestor's)."""
+    for cls in type(exc).__mro__:
+        code = getattr(cls, "code", None)
+        if code in HTTP_STATUS:
+            return HTTP_STATUS[code]
+    return HTTP_STATUS[RoomkeyError.code]  # pragma: no cover - the root has a row
 
 
 def error_response(
-    code: str, message: str, status: int, details: Any = None, headers: dict[str, str] | None = None
+    error: RoomkeyError, *, status: int | None = None, headers: dict[str, str] | None = None
 ) -> FastJSONResponse:
-    """The one error shape."""
-    body = {"error": code, "message": message, "details": details or {}}
-    return FastJSONResponse(body, status_code=status, headers=headers)
+    """The one error shape for ``error``, with its status from the table unless ``status``."""
+    status = status_for(error) if status is None else status
+    return FastJSONResponse(error.to_dict(), status_code=status, headers=headers)
 
 
 async def _roomkey_error(request: Request, exc: Exception) -> FastJSONResponse:
     assert isinstance(exc, RoomkeyError)
     headers = None
-    if exc.code == "rate_limited":
+    if isinstance(exc, RateLimitedError):
         headers = {"Retry-After": str(exc.details.get("retry_after_s", 1))}
-    return error_response(exc.code, exc.message, status_for(exc), exc.details, headers)
+    return error_response(exc, headers=headers)
 
 
 async def _validation_error(request: Request, exc: Exception) -> FastJSONResponse:
@@ -83,18 +123,16 @@ async def _validation_error(request: Request, exc: Exception) -> FastJSONRespons
     ]
     first = problems[0] if problems else {"field": "", "problem": "invalid"}
     where = f"{first['field']}: " if first["field"] else ""
-    return error_response(
-        "validation_error", f"{where}{first['problem']}", 422, {"problems": problems}
-    )
+    return error_response(InvalidRequestError(f"{where}{first['problem']}", problems=problems))
 
 
 async def _http_error(request: Request, exc: Exception) -> FastJSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    kind = {404: NotFoundError, 405: MethodNotAllowedError}.get(exc.status_code, HttpError)
     headers = dict(exc.headers or {})
     if exc.status_code == 405:  # every method of the path, not only the first route's
         headers["Allow"] = ", ".join(_allowed_methods(request))
-    return error_response(code, str(exc.detail), exc.status_code, headers=headers)
+    return error_response(kind(str(exc.detail)), status=exc.status_code, headers=headers)
 
 
 def _allowed_methods(request: Request) -> list[str]:
@@ -116,7 +154,7 @@ async def _unexpected(request: Request, exc: Exception) -> FastJSONResponse:
     log.error(
         "unexpected %s on %s %s", type(exc).__name__, request.method, request.url.path, exc_info=exc
     )
-    return error_response("internal_error", "the server failed to handle this request", 500)
+    return error_response(InternalServerError("the server failed to handle this request"))
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -7,6 +7,16 @@ response head back until the body that follows it in the same step, and writes b
 head with nothing after it (a streamed response waiting for its first chunk) goes out at the end
 of the loop's current pass, so nothing is delayed for longer than that, and the order of the
 bytes never changes.
+
+uvicorn's protocol classes are internal, not a public API, and uvicorn is at 0.x, where a minor
+release may change them; pyproject.toml therefore pins uvicorn below the next minor (0.54 was
+checked). Before lifting the bound, check in the new release that ``uvicorn.Config(http=...)``
+still takes a protocol class; that ``HttpToolsProtocol`` (``uvicorn.protocols.http.httptools_impl``)
+still receives its transport in ``connection_made`` and keeps ``self.loop``; that it still writes
+a response head as one ``transport.write`` from ``HTTP/1.1 `` to the blank line, the body after
+it; and that nothing there needs the real transport object (a type check, or bytes sent other
+than through ``write``/``writelines``). Then run ``tests/api/test_http.py`` (a real server over
+this protocol) and ``bench/token_endpoint.py``.
 """
 
 from __future__ import annotations

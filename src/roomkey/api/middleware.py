@@ -13,7 +13,9 @@ from typing import Any
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from roomkey.api.errors import status_for
 from roomkey.api.metrics import Metrics
+from roomkey.errors import BodyTooLargeError
 
 log = logging.getLogger("roomkey.access")
 
@@ -79,17 +81,12 @@ async def read_capped(receive: Receive, max_bytes: int) -> bytes | None:
 
 async def too_large(send: Send, limit: int) -> None:
     """Answer 413 ``body_too_large`` in the one error shape."""
-    body = orjson.dumps(
-        {
-            "error": "body_too_large",
-            "message": f"the request body is over {limit} bytes",
-            "details": {"limit": limit},
-        }
-    )
+    error = BodyTooLargeError(f"the request body is over {limit} bytes", limit=limit)
+    body = orjson.dumps(error.to_dict())
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
+            "status": status_for(error),
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),

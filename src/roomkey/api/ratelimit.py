@@ -15,14 +15,14 @@ import threading
 import time
 from collections.abc import Callable
 
-from roomkey.api.errors import ApiError
+from roomkey.errors import RateLimitedError
 
 WINDOW_S = 60
 _SWEEP_EVERY = 4096  # hits between two sweeps of expired windows
 
 
 class RateLimiter:
-    """Counts hits per key; raises a 429 ``rate_limited`` error with ``retry_after_s``."""
+    """Counts hits per key; raises :class:`RateLimitedError` (429) with ``retry_after_s``."""
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         # (key, per_minute) -> [count, window end]
@@ -48,10 +48,8 @@ class RateLimiter:
         if count <= per_minute:
             return
         retry = max(1, math.ceil(reset - self._clock()))
-        raise ApiError(
-            "rate_limited",
+        raise RateLimitedError(
             f"more than {per_minute} requests a minute; retry in {retry} s",
-            429,
             retry_after_s=retry,
             limit_per_min=per_minute,
         )

@@ -77,13 +77,10 @@ def db_upgrade(
 ) -> None:
     """Migrate the database schema to the newest revision."""
     with needs_server_extra("roomkey db upgrade"):
-        from roomkey.service import load_settings
-        from roomkey.store import upgrade
+        from roomkey.service import load_settings, upgrade_database
 
         settings = load_settings(config, database_url=database_url, data_dir=data_dir)
-        if settings.database_url is None:
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
-        revision = upgrade(settings.resolved_database_url())
+        revision = upgrade_database(settings)
     typer.echo(f"database at revision {revision}")
 
 
@@ -136,7 +133,7 @@ async def _admin_token(
     # Only reads: no first project is created here (its secret would be shown to nobody).
     service = await RoomkeyService.open(settings, bootstrap_only=True, create_first_project=False)
     try:
-        projects = sorted(service.ctx.state.projects)
+        projects = service.projects.ids()
         if not projects:
             raise ConfigurationError(
                 "this database has no project yet: start the server once ('roomkey serve') "
@@ -145,7 +142,7 @@ async def _admin_token(
         project_id = project or (projects[0] if len(projects) == 1 else None)
         if project_id is None:
             raise ConfigurationError(f"name a project with --project (one of {projects})")
-        service.ctx.project(project_id)
+        service.projects.get(project_id)
         return service.admin_token(project_id, ttl_s=ttl, capabilities=sorted(capabilities))
     finally:
         await service.close()

@@ -10,16 +10,10 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
-from roomkey.errors import RoomkeyError
+from roomkey.errors import AuditUnavailableError
 from roomkey.store import AuditRecord, Store
 
 log = logging.getLogger("roomkey.audit")
-
-
-class AuditUnavailableError(RoomkeyError):
-    """The audit row could not be written, so the token is not handed out."""
-
-    code = "audit_unavailable"
 
 
 class AuditWriter:

@@ -18,7 +18,7 @@ from roomkey.capabilities import (
     confers,
     expand,
 )
-from roomkey.errors import RoomkeyError, TokenError
+from roomkey.errors import AuthenticationError, ForbiddenError, TokenError
 from roomkey.grants import Scope
 from roomkey.keys import Key
 from roomkey.service.state import ServerState
@@ -27,18 +27,6 @@ from roomkey.verifying import TokenVerifier, VerifiedToken
 
 # The seeds' wording, kept so that clients written against VideoSDK recognise it.
 INVALID_OR_EXPIRED = "Token is invalid or expired"
-
-
-class AuthenticationError(RoomkeyError):
-    """No usable server token (HTTP 401); ``details.reason`` holds the precise code."""
-
-    code = "unauthorized"
-
-
-class ForbiddenError(RoomkeyError):
-    """A valid token that may not do this (HTTP 403); ``details.missing`` names the capability."""
-
-    code = "forbidden"
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,40 +7,29 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
 from roomkey._files import private_dir
 from roomkey.capabilities import Capability
-from roomkey.errors import ConfigurationError
+from roomkey.errors import ConfigurationError, NotReadyError
 from roomkey.grants import Scope
 from roomkey.minting import TokenMinter
 from roomkey.secretbox import SecretBox
 from roomkey.service.audit import AuditWriter
 from roomkey.service.auth import Caller, authenticate, authorize
 from roomkey.service.context import Context
-from roomkey.service.ids import new_id
 from roomkey.service.keys import KeyService
+from roomkey.service.projects import Bootstrap, ProjectService
 from roomkey.service.revocations import RevocationService
 from roomkey.service.roles import RoleService, role_from_record
 from roomkey.service.rooms import RoomService
 from roomkey.service.settings import DEV_API_KEY, DEV_API_SECRET, ServerSettings
 from roomkey.service.state import ProjectState, ServerState, to_rule
 from roomkey.service.tokens import TokenService
-from roomkey.store import ProjectRecord, ProjectSettings, Store, open_store
+from roomkey.store import Store, open_store, upgrade
 
 log = logging.getLogger("roomkey.service")
 DEV_PROJECT = "dev"
 HOUSEKEEPING_INTERVAL_S = 60.0
-
-
-@dataclass(frozen=True, slots=True)
-class Bootstrap:
-    """What the first start created, to be shown once."""
-
-    project_id: str
-    api_key: str
-    api_secret: str
-    admin_token: str
 
 
 def open_secret_box(settings: ServerSettings) -> SecretBox:
@@ -74,12 +63,23 @@ def make_data_dir(settings: ServerSettings) -> None:
         ) from exc
 
 
+def upgrade_database(settings: ServerSettings) -> str:
+    """Migrate the settings' database to the newest schema revision; that revision.
+
+    Raises StoreError when the database cannot be reached or migrated.
+    """
+    if settings.database_url is None:
+        make_data_dir(settings)
+    return upgrade(settings.resolved_database_url())
+
+
 class RoomkeyService:
     """Every use case of the server, over one store and one in-memory state."""
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.keys = KeyService(ctx)
+        self.projects = ProjectService(ctx, self.keys)
         self.rooms = RoomService(ctx)
         self.roles = RoleService(ctx)
         self.revocations = RevocationService(ctx)
@@ -136,6 +136,19 @@ class RoomkeyService:
                     await task
         await self.audit.close()
         await self.ctx.store.close()
+
+    @property
+    def settings(self) -> ServerSettings:
+        """The node's server settings."""
+        return self.ctx.settings
+
+    async def check_ready(self) -> int:
+        """The number of keys loaded, once the database answers; raises NotReadyError."""
+        try:
+            await self.ctx.store.ping()
+        except Exception as exc:  # whatever the failure, the node cannot serve
+            raise NotReadyError("the database does not answer") from exc
+        return len(self.ctx.state.keyring)
 
     # ---- loading -------------------------------------------------------------------------
 
@@ -209,9 +222,9 @@ class RoomkeyService:
 
     async def _bootstrap(self) -> None:
         if self.ctx.settings.dev:
-            await self._ensure_project(DEV_PROJECT, "development", admin=True)
+            await self.projects.ensure(DEV_PROJECT, "development", admin=True)
             await self.keys.ensure_dev_key(DEV_PROJECT)
-            await self._ensure_signing_key(DEV_PROJECT)
+            await self.projects.ensure_signing_key(DEV_PROJECT)
             self.bootstrap = Bootstrap(
                 DEV_PROJECT,
                 DEV_API_KEY,
@@ -221,38 +234,13 @@ class RoomkeyService:
             return
         if self.ctx.state.projects:
             return
-        created = await self.create_project("default", admin=True)
+        created = await self.projects.create("default", admin=True)
         self.bootstrap = Bootstrap(
             created.project_id,
             created.api_key,
             created.api_secret,
             self.admin_token(created.project_id, kid=created.api_key),
         )
-
-    async def create_project(self, name: str, *, admin: bool = False) -> Bootstrap:
-        """A new project with an API key (secret returned once) and a signing key."""
-        project_id = new_id("prj")
-        await self._ensure_project(project_id, name, admin=admin)
-        record, secret = await self.keys.create_api_key(project_id, "first key")
-        await self._ensure_signing_key(project_id)
-        return Bootstrap(project_id, record.kid, secret, "")
-
-    async def _ensure_project(self, project_id: str, name: str, *, admin: bool = False) -> None:
-        if project_id in self.ctx.state.projects:
-            return
-        settings = ProjectSettings(is_admin=admin)
-        record = await self.ctx.store.create_project(
-            ProjectRecord(id=project_id, name=name, created_at=self.ctx.now(), settings=settings)
-        )
-        self.ctx.state.projects[project_id] = ProjectState(record)
-
-    async def _ensure_signing_key(self, project_id: str) -> None:
-        has = any(
-            r.project_id == project_id and r.purpose == "signing"
-            for r in self.ctx.state.keys.values()
-        )
-        if not has:
-            await self.keys.create_signing_key(project_id, "EdDSA", "bootstrap signing key")
 
     def _admin_kid(self, project_id: str) -> str:
         kid = next(

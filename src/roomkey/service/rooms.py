@@ -73,6 +73,12 @@ class RoomService:
         self.ctx.state.put_room(room)
         return room
 
+    async def validate(self, project_id: str, room_id: str) -> RoomRecord:
+        """The room if it exists and is active; raises NotFoundError, RoomInactiveError."""
+        room = await self.get(project_id, room_id)
+        check_room_usable(room, room_id)
+        return room
+
     async def list_rooms(
         self, project_id: str, *, limit: int = 50, cursor: str | None = None
     ) -> tuple[list[RoomRecord], str | None]:

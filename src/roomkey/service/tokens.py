@@ -1,24 +1,38 @@
-"""Issuing tokens (every issuance audited durably) and verifying them with reasons."""
+"""Issuing tokens (every issuance audited durably, rate-limited per caller; the development
+sandbox) and verifying them with reasons."""
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from roomkey.capabilities import Capability, expand
-from roomkey.errors import InvalidClaimValueError, RoomkeyError, TokenError
+from roomkey.errors import (
+    ForbiddenError,
+    InvalidClaimValueError,
+    NotFoundError,
+    ProjectRequiredError,
+    RoomkeyError,
+    TokenError,
+    UnknownProjectError,
+    WrongProjectError,
+)
 from roomkey.grants import Grant, Scope
 from roomkey.keys import Key
 from roomkey.minting import MintedToken, TokenMinter
 from roomkey.roles import CustomRole
 from roomkey.service.audit import AuditWriter
-from roomkey.service.auth import Caller, ForbiddenError
+from roomkey.service.auth import Caller
 from roomkey.service.context import Context
 from roomkey.service.keys import KeyService
 from roomkey.service.rooms import RoomService
 from roomkey.store import AuditRecord, ProjectSettings
 from roomkey.verifying import TokenVerifier, VerifiedToken
+
+_sandbox_log = logging.getLogger("roomkey.sandbox")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,24 +52,6 @@ class TokenRequest:
     room_config: Mapping[str, Any] | None = None
 
 
-class WrongProjectError(TokenError):
-    """A genuine token of another project than the one the verification is bound to."""
-
-    code = "wrong_project"
-
-
-class ProjectRequiredError(RoomkeyError):
-    """The server holds several projects and the verification names none (HTTP 400)."""
-
-    code = "project_required"
-
-
-class UnknownProjectError(RoomkeyError):
-    """The verification names a project the server does not hold (HTTP 404)."""
-
-    code = "unknown_project"
-
-
 @dataclass(frozen=True, slots=True)
 class VerifyOutcome:
     """The answer of the verify endpoint: valid or not, and why, for one project."""
@@ -65,6 +61,13 @@ class VerifyOutcome:
     error: RoomkeyError | None = None
     details: dict[str, Any] = field(default_factory=dict)
     project: str | None = None
+
+
+class Limiter(Protocol):
+    """Counts hits per key (the API's per-node rate limiter)."""
+
+    def hit(self, key: str, per_minute: int) -> None:
+        """Count one hit for ``key``; raises RateLimitedError over ``per_minute``."""
 
 
 _MAX_MINTERS = 4096
@@ -125,6 +128,47 @@ class TokenService:
         )
         await self.audit.record(_audit_row(caller, minted, endpoint))
         return minted
+
+    def count_issuance(self, caller: Caller, limiter: Limiter) -> None:
+        """Count one issuance against the caller's limit: the project's, else the server's.
+
+        Raises RateLimitedError (from ``limiter``) over the limit.
+        """
+        per_min = self.ctx.project(caller.project_id).record.settings.rate_limit_per_min
+        limiter.hit(f"issue:{caller.kid}", per_min or self.ctx.settings.rate_limit_per_min)
+
+    async def issue_sandbox(
+        self,
+        sandbox_id: str | None,
+        client: str,
+        request: TokenRequest,
+        limiter: Limiter,
+        endpoint: str,
+    ) -> MintedToken:
+        """A token of the project ``sandbox_id`` without caller auth, for development only.
+
+        Served only where the project enabled its sandbox; limited per project and ``client``
+        address; the TTL is capped by the server's sandbox cap and the project's default.
+        Raises NotFoundError (no sandbox there, or no active API key to sign with),
+        RateLimitedError, and whatever :meth:`issue` raises.
+        """
+        project = self.ctx.state.projects.get(sandbox_id or "")
+        if project is None or not project.record.settings.sandbox_enabled:
+            raise NotFoundError("no sandbox is enabled under that X-Sandbox-ID")
+        project_id, settings = project.record.id, self.ctx.settings
+        limiter.hit(f"sandbox:{project_id}:{client}", settings.sandbox_rate_limit_per_min)
+        caller = Caller(project_id, self._sandbox_key(project_id), "sandbox")
+        _sandbox_log.warning(
+            "SANDBOX token issued for project %s (development only; no caller auth)", project_id
+        )
+        ttl = min(settings.sandbox_max_ttl_s, project.record.settings.default_ttl_s)
+        return await self.issue(caller, dataclasses.replace(request, ttl_s=ttl), endpoint)
+
+    def _sandbox_key(self, project_id: str) -> str:
+        for record in self.ctx.state.keys.values():
+            if record.project_id == project_id and record.purpose == "api":
+                return record.kid
+        raise NotFoundError("the sandbox project has no active API key")
 
     def _minter(self, caller: Caller, dialect: str) -> TokenMinter:
         project = self.ctx.project(caller.project_id)

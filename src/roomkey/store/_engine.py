@@ -20,11 +20,13 @@ from roomkey.store.url import StoreURL
 # BEGIN, so two writers queue on busy_timeout instead of failing on a lock upgrade mid-transaction
 WRITE_OPTION = "roomkey_write"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# busy_timeout first: the switch to WAL on a new file needs a lock that another connection
+# opening at the same moment may hold
 SQLITE_PRAGMAS = (
+    f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=NORMAL",
     "PRAGMA foreign_keys=ON",
-    f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
 )
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 

@@ -16,12 +16,14 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from roomkey.errors import StoreError
 from roomkey.store._engine import WRITE_OPTION, check_schema_name, create_engine
 from roomkey.store._translate import translated
 from roomkey.store.url import parse_store_url
 
 SCRIPT_LOCATION = "roomkey.store:migrations"
 VERSION_TABLE = "roomkey_alembic_version"
+_SQLITE_LOCKED_RETRIES = 5
 # arbitrary constant shared by every roomkey node: "roomkey" in ASCII
 _PG_MIGRATION_LOCK = 0x726F6F6D6B6579
 
@@ -46,12 +48,23 @@ async def upgrade_engine(engine: AsyncEngine, *, schema: str | None = None) -> N
     Raises:
         StoreError: the database cannot be reached or a migration fails.
     """
-    with translated("migrate the database"):
-        async with engine.connect() as conn:
-            await conn.execution_options(**{WRITE_OPTION: True})
-            async with conn.begin():
-                await _lock_postgres(conn, schema)
-                await conn.run_sync(_upgrade_to_head)
+    for attempt in range(_SQLITE_LOCKED_RETRIES + 1):
+        try:
+            with translated("migrate the database"):
+                async with engine.connect() as conn:
+                    await conn.execution_options(**{WRITE_OPTION: True})
+                    async with conn.begin():
+                        await _lock_postgres(conn, schema)
+                        await conn.run_sync(_upgrade_to_head)
+            return
+        except StoreError as exc:
+            # SQLite answers "locked" without waiting when several connections open a new file
+            # at once (seen ~1 in 10 under load with four at a time); the upgrade is one
+            # transaction, so trying it again is safe
+            locked = "database is locked" in str(exc.details.get("reason", ""))
+            if not locked or attempt == _SQLITE_LOCKED_RETRIES:
+                raise
+            await asyncio.sleep(0.05 * (attempt + 1))
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:

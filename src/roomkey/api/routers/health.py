@@ -26,14 +26,7 @@ async def healthz() -> dict[str, str]:
 )
 async def readyz(service: ServiceDep) -> FastJSONResponse:
     """The database answers and state is loaded."""
-    try:
-        await service.ctx.store.ping()
-    except Exception:
-        return FastJSONResponse(
-            {"error": "not_ready", "message": "the database does not answer", "details": {}},
-            status_code=503,
-        )
-    return FastJSONResponse({"status": "ready", "keys": len(service.ctx.state.keyring)})
+    return FastJSONResponse({"status": "ready", "keys": await service.check_ready()})
 
 
 @router.get(

@@ -9,32 +9,20 @@ from fastapi import APIRouter, Depends, Response
 from roomkey.api.body import body_doc, json_body
 from roomkey.api.deps import KeysCaller, ServiceDep
 from roomkey.api.schemas import KeyCreate, KeyCreated, KeyPublic, KeyRotate
-from roomkey.store import KeyRecord
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"])
 
 
-def key_public(record: KeyRecord) -> KeyPublic:
-    """A key without its secret."""
-    return KeyPublic(
-        kid=record.kid,
-        purpose=record.purpose,
-        alg=record.alg,
-        status=record.status,
-        created_at=record.created_at,
-        expires_at=record.expires_at,
-        disabled_at=record.disabled_at,
-        description=record.description,
-        rotated_from=record.rotated_from,
-        public_jwk=record.public_jwk,
-    )
+def key_public(record: object) -> KeyPublic:
+    """A key record without its secret (the schema names no secret field)."""
+    return KeyPublic.model_validate(record, from_attributes=True)
 
 
-def _created(record: KeyRecord, secret: str | None) -> KeyCreated:
-    public = key_public(record).model_dump()
+def _created(record: object, secret: str | None) -> KeyCreated:
+    created = KeyCreated.model_validate(record, from_attributes=True)
     if secret is None:
-        return KeyCreated(**public)
-    return KeyCreated(**public, api_key=record.kid, api_secret=secret)
+        return created
+    return created.model_copy(update={"api_key": created.kid, "api_secret": secret})
 
 
 @router.post(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -17,9 +16,7 @@ from roomkey.api.schemas import (
     ProjectPublic,
     ProjectSettingsUpdate,
 )
-from roomkey.errors import ConfigurationError
-from roomkey.service import ForbiddenError
-from roomkey.store import ProjectRecord
+from roomkey.service import ProjectRecord
 
 router = APIRouter(prefix="/v1", tags=["project"])
 
@@ -37,7 +34,7 @@ def project_public(record: ProjectRecord) -> ProjectPublic:
 @router.get("/project", response_model=ProjectPublic, operation_id="get_project")
 async def get_project(caller: ProjectCaller, service: ServiceDep) -> ProjectPublic:
     """The caller's project and its settings."""
-    return project_public(service.ctx.project(caller.project_id).record)
+    return project_public(service.projects.get(caller.project_id))
 
 
 @router.patch(
@@ -52,13 +49,8 @@ async def update_project(
     service: ServiceDep,
 ) -> ProjectPublic:
     """Change project policy (TTLs, auto-created rooms, sandbox, rate limit)."""
-    state = service.ctx.project(caller.project_id)
     changes = body.model_dump(exclude_none=True)
-    settings = dataclasses.replace(state.record.settings, **changes)
-    if settings.default_ttl_s > settings.max_ttl_s:
-        raise ConfigurationError("default_ttl_s cannot exceed max_ttl_s", field="default_ttl_s")
-    state.record = await service.ctx.store.update_project_settings(caller.project_id, settings)
-    return project_public(state.record)
+    return project_public(await service.projects.update_settings(caller.project_id, changes))
 
 
 @router.get("/audit", response_model=AuditPage, operation_id="list_audit")
@@ -71,24 +63,10 @@ async def list_audit(
     identity: Annotated[str | None, Query(max_length=256)] = None,
 ) -> AuditPage:
     """Issued tokens, newest first."""
-    rows, next_cursor = await service.ctx.store.list_audit(
+    rows, next_cursor = await service.projects.list_audit(
         caller.project_id, limit=limit, cursor=cursor, room=room, identity=identity
     )
-    data = [
-        AuditPublic(
-            jti=r.jti,
-            kid=r.kid,
-            dialect=r.dialect,
-            endpoint=r.endpoint,
-            issued_at=r.issued_at,
-            expires_at=r.expires_at,
-            room=r.room,
-            identity=r.identity,
-            role=r.role,
-            caller=r.caller,
-        )
-        for r in rows
-    ]
+    data = [AuditPublic.model_validate(row, from_attributes=True) for row in rows]
     return AuditPage(data=data, next_cursor=next_cursor)
 
 
@@ -105,9 +83,7 @@ async def create_project(
     service: ServiceDep,
 ) -> ProjectCreated:
     """A new project with its first API key (callers of the bootstrap project only)."""
-    if not service.ctx.project(caller.project_id).record.settings.is_admin:
-        raise ForbiddenError("only the bootstrap (admin) project may create projects")
-    created = await service.create_project(body.name)
+    created = await service.projects.create_as(caller, body.name)
     return ProjectCreated(
         id=created.project_id,
         name=body.name,

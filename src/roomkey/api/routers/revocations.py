@@ -9,26 +9,13 @@ from fastapi import APIRouter, Depends, Query
 from roomkey.api.body import body_doc, json_body
 from roomkey.api.deps import RevocationsCaller, ServiceDep
 from roomkey.api.schemas import RevocationCreate, RevocationPublic
-from roomkey.store import RevocationRecord
 
 router = APIRouter(prefix="/v1/revocations", tags=["revocations"])
 
 
-def revocation_public(record: RevocationRecord) -> RevocationPublic:
+def revocation_public(record: object) -> RevocationPublic:
     """A rule as the API shows it."""
-    return RevocationPublic(
-        id=record.id,
-        kind=record.kind,
-        created_at=record.created_at,
-        expires_at=record.expires_at,
-        jti=record.jti,
-        identity=record.identity,
-        room=record.room,
-        kid=record.kid,
-        issued_before=record.issued_before,
-        lifted_at=record.lifted_at,
-        reason=record.reason,
-    )
+    return RevocationPublic.model_validate(record, from_attributes=True)
 
 
 @router.post(

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, Response
 from roomkey.api.body import body_doc, json_body
 from roomkey.api.deps import RolesCaller, ServiceDep
 from roomkey.api.schemas import RolePublic, RolePut
+from roomkey.service import RoleRecord
 from roomkey.service.roles import role_from_record
-from roomkey.store import RoleRecord
 
 router = APIRouter(prefix="/v1/roles", tags=["roles"])
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from roomkey.api.body import body_doc, json_body
 from roomkey.api.deps import RoomsReader, RoomsWriter, ServiceDep
 from roomkey.api.schemas import RoomCreate, RoomPage, RoomPublic
-from roomkey.store import RoomRecord
+from roomkey.service import RoomRecord
 
 router = APIRouter(prefix="/v1/rooms", tags=["rooms"])
 
@@ -71,11 +71,7 @@ async def list_rooms(
 @router.get("/validate/{room_id}", response_model=RoomPublic, operation_id="validate_room")
 async def validate_room(room_id: str, caller: RoomsReader, service: ServiceDep) -> RoomPublic:
     """The room if it exists and is active (404 or 409 otherwise)."""
-    room = await service.rooms.get(caller.project_id, room_id)
-    from roomkey.service.rooms import check_room_usable
-
-    check_room_usable(room, room_id)
-    return room_public(room)
+    return room_public(await service.rooms.validate(caller.project_id, room_id))
 
 
 @router.get("/{room_id}", response_model=RoomPublic, operation_id="get_room")

@@ -8,7 +8,6 @@ their code.
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
@@ -22,7 +21,6 @@ from roomkey.api.deps import (
     authorization_header,
     optional_verifier_dep,
 )
-from roomkey.api.errors import ApiError
 from roomkey.api.metrics import Metrics
 from roomkey.api.responses import FastJSONResponse
 from roomkey.api.schemas import (
@@ -40,7 +38,6 @@ from roomkey.service.auth import token_from_header
 from roomkey.service.ids import new_identity
 
 router = APIRouter(tags=["tokens"])
-log = logging.getLogger("roomkey.sandbox")
 
 
 def _count(request: Request, minted: MintedToken, endpoint: str) -> None:
@@ -87,28 +84,21 @@ async def create_token(
     )
 
 
-async def _livekit_token(
-    service: RoomkeyService,
-    caller: Caller,
-    body: Annotated[LiveKitTokenRequest, Depends(json_body(LiveKitTokenRequest))],
-    endpoint: str,
-    ttl_s: int | None = None,
-) -> dict[str, str]:
-    minted = await service.tokens.issue(
-        caller,
-        TokenRequest(
-            identity=body.participant_identity or new_identity(),
-            room=body.room_name or f"room-{new_identity()[5:]}",
-            dialect="livekit",
-            name=body.participant_name,
-            metadata=body.participant_metadata,
-            attributes=body.participant_attributes,
-            room_config=body.room_config,
-            ttl_s=ttl_s,
-        ),
-        endpoint,
+def _livekit_request(body: LiveKitTokenRequest) -> TokenRequest:
+    """LiveKit's request as the core's (a missing identity or room is generated)."""
+    return TokenRequest(
+        identity=body.participant_identity or new_identity(),
+        room=body.room_name or f"room-{new_identity()[5:]}",
+        dialect="livekit",
+        name=body.participant_name,
+        metadata=body.participant_metadata,
+        attributes=body.participant_attributes,
+        room_config=body.room_config,
     )
-    return {"server_url": service.ctx.settings.public_url, "participant_token": minted.token}
+
+
+def _livekit_answer(service: RoomkeyService, minted: MintedToken) -> dict[str, str]:
+    return {"server_url": service.settings.public_url, "participant_token": minted.token}
 
 
 @router.post(
@@ -133,9 +123,9 @@ async def livekit_outcome(
     service: RoomkeyService, caller: Caller, body: LiveKitTokenRequest, metrics: Metrics
 ) -> dict[str, str]:
     """Issue (and audit) the LiveKit-style token; the 201 body (shared with the lean route)."""
-    out = await _livekit_token(service, caller, body, "/token")
+    minted = await service.tokens.issue(caller, _livekit_request(body), "/token")
     metrics.count_issued("/token", "livekit")
-    return out
+    return _livekit_answer(service, minted)
 
 
 @router.post(
@@ -186,29 +176,12 @@ async def sandbox_token(
     x_sandbox_id: Annotated[str | None, Header(description="The project's sandbox id.")] = None,
 ) -> FastJSONResponse:
     """Development sandbox (off by default, per project): no server token, TTL capped."""
-    project = service.ctx.state.projects.get(x_sandbox_id or "")
-    if project is None or not project.record.settings.sandbox_enabled:
-        raise ApiError("not_found", "no sandbox is enabled under that X-Sandbox-ID", 404)
     client = request.client.host if request.client else "unknown"
-    limiter.hit(
-        f"sandbox:{project.record.id}:{client}", service.ctx.settings.sandbox_rate_limit_per_min
+    minted = await service.tokens.issue_sandbox(
+        x_sandbox_id, client, _livekit_request(body), limiter, "/api/v2/sandbox"
     )
-    kid = _sandbox_key(service, project.record.id)
-    caller = Caller(project.record.id, kid, "sandbox")
-    log.warning(
-        "SANDBOX token issued for project %s (development only; no caller auth)", project.record.id
-    )
-    ttl = min(service.ctx.settings.sandbox_max_ttl_s, project.record.settings.default_ttl_s)
-    out = await _livekit_token(service, caller, body, "/api/v2/sandbox", ttl_s=ttl)
     request.app.state.metrics.count_issued("/api/v2/sandbox", "livekit")
-    return FastJSONResponse(out, status_code=201)
-
-
-def _sandbox_key(service: RoomkeyService, project_id: str) -> str:
-    for record in service.ctx.state.keys.values():
-        if record.project_id == project_id and record.purpose == "api":
-            return record.kid
-    raise ApiError("not_found", "the sandbox project has no active API key", 404)
+    return FastJSONResponse(_livekit_answer(service, minted), status_code=201)
 
 
 def _outcome_body(outcome: VerifyOutcome) -> dict[str, Any]:

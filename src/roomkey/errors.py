@@ -285,6 +285,12 @@ class NotReadyError(RoomkeyError):
 # ---- HTTP request errors (raised while the server reads a request) --------------------------
 
 
+class InvalidSessionError(RoomkeyError):
+    """A session credential that is malformed, forged, expired, or of a session that ended."""
+
+    code = "invalid_session"
+
+
 class InvalidRequestError(RoomkeyError):
     """The body is not JSON, or a field or parameter does not validate (``details.problems``)."""
 
@@ -347,6 +353,7 @@ __all__ = [
     "InvalidKeyError",
     "InvalidRequestError",
     "InvalidRoleError",
+    "InvalidSessionError",
     "KeyMaterialError",
     "LifetimeTooLongError",
     "MalformedTokenError",

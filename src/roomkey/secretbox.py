@@ -11,6 +11,7 @@ import base64
 import binascii
 import contextlib
 import hashlib
+import hmac
 import os
 import secrets
 import stat
@@ -32,7 +33,7 @@ _TAG_BYTES = 16
 class SecretBox:
     """Encrypts and decrypts key secrets with AES-256-GCM. Its repr never shows the key."""
 
-    __slots__ = ("_aead", "fingerprint")
+    __slots__ = ("_aead", "_kdf", "fingerprint")
 
     def __init__(self, master_key: bytes) -> None:
         """Wrap a 32-byte master key.
@@ -43,6 +44,7 @@ class SecretBox:
         if not isinstance(master_key, bytes) or len(master_key) != MASTER_KEY_BYTES:
             raise ConfigurationError("the master key must be exactly 32 bytes")
         self._aead = AESGCM(master_key)
+        self._kdf = hmac.new(master_key, digestmod=hashlib.sha256)
         # identifies which master key is in use (in logs, in `roomkey doctor`) without revealing it
         self.fingerprint = hashlib.sha256(b"roomkey-master-key\0" + master_key).hexdigest()[:16]
 
@@ -87,6 +89,13 @@ class SecretBox:
         if not key_path.exists():
             _create_key_file(key_path)
         return cls.from_b64(_read_private_file(key_path))
+
+    def derive_key(self, purpose: str) -> bytes:
+        """A 32-byte key for ``purpose`` (e.g. signing session credentials), derived from the
+        master key so that it survives a restart and is the same on every node."""
+        kdf = self._kdf.copy()
+        kdf.update(b"roomkey-derived-key\0" + purpose.encode("utf-8"))
+        return kdf.digest()
 
     def encrypt(self, plaintext: bytes, *, key_id: str) -> bytes:
         """Seal ``plaintext`` for the row whose key id is ``key_id``, with a fresh random nonce."""

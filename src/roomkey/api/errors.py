@@ -31,6 +31,7 @@ log = logging.getLogger("roomkey.api")
 # The HTTP status of every error code, in the order of the tree in roomkey.errors: the one table
 # (docs/api.md lists it; a test fails when an error class has no row here).
 HTTP_STATUS: dict[str, int] = {
+    "invalid_session": 401,
     "roomkey_error": 400,
     # configuration and input
     "invalid_configuration": 400,

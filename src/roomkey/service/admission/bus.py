@@ -1,0 +1,169 @@
+"""The seam for live state: one ordered, resumable event stream per room.
+
+:class:`InMemoryBus` serves one node; a Redis implementation of :class:`AdmissionBus` can serve
+several (events then reach sockets on every node in one order per room).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+from roomkey.service.admission.events import Event
+
+RoomKey = tuple[str, str]  # (project id, room)
+DEFAULT_REPLAY = 1024  # events kept per room for clients that resume with ``since``
+DEFAULT_QUEUE = 256  # events queued per socket before it counts as a slow consumer
+
+
+@dataclass(eq=False)
+class Subscription:
+    """One listener of a room's stream (a WebSocket, a CLI watcher, a test).
+
+    ``accepts`` decides which events it receives (its grant and session). Events wait in a
+    bounded queue; when it is full the subscription is closed as a slow consumer
+    (``overflowed``) rather than stalling the room. ``resync`` is set when it resumed from a
+    ``since`` older than the replay buffer: it missed events and needs the room's state.
+    """
+
+    room: RoomKey
+    accepts: Callable[[Event], bool]
+    queue: asyncio.Queue[Event] = field(default_factory=lambda: asyncio.Queue(DEFAULT_QUEUE))
+    overflowed: bool = False
+    closed: bool = False
+    resync: bool = False
+    _on_close: Callable[[Subscription], None] | None = None
+
+    def offer(self, event: Event) -> None:
+        """Queue ``event`` if accepted; close the subscription if it cannot keep up."""
+        if self.closed or not self.accepts(event):
+            return
+        try:
+            self.queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self.overflowed = True
+            self.close()
+
+    async def next(self) -> Event | None:
+        """The next event, or None once closed (slow consumer or unsubscribed)."""
+        if self.closed and self.queue.empty():
+            return None
+        getter = asyncio.ensure_future(self.queue.get())
+        closer = asyncio.ensure_future(self._closed.wait())
+        done, pending = await asyncio.wait({getter, closer}, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        return getter.result() if getter in done else None
+
+    def close(self) -> None:
+        """Stop receiving; wake whoever waits in :meth:`next`."""
+        if self.closed:
+            return
+        self.closed = True
+        self._closed.set()
+        if self._on_close is not None:
+            self._on_close(self)
+
+    def __post_init__(self) -> None:
+        self._closed = asyncio.Event()
+
+
+class AdmissionBus(Protocol):
+    """Publishes events to a room's listeners, in one order, with per-room sequence numbers."""
+
+    def publish(self, event: Event) -> Event:
+        """Give ``event`` the room's next ``seq``, keep it for resumes, and deliver it."""
+        ...
+
+    def subscribe(
+        self,
+        project_id: str,
+        room: str,
+        accepts: Callable[[Event], bool],
+        *,
+        since: int | None = None,
+        queue_size: int = DEFAULT_QUEUE,
+    ) -> Subscription:
+        """Listen to a room; with ``since``, first receive the accepted events after it."""
+        ...
+
+    def last_seq(self, project_id: str, room: str) -> int:
+        """The room's latest sequence number (0 before any event)."""
+        ...
+
+    def listeners(self, project_id: str, room: str) -> int:
+        """How many subscriptions a room has now."""
+        ...
+
+
+class _Stream:
+    """One room's sequence counter, replay buffer and listeners."""
+
+    def __init__(self, replay: int) -> None:
+        self.seq = itertools.count(1)
+        self.last = 0
+        self.buffer: deque[Event] = deque(maxlen=replay)
+        self.subscriptions: set[Subscription] = set()
+
+
+class InMemoryBus:
+    """:class:`AdmissionBus` for one node."""
+
+    def __init__(self, replay: int = DEFAULT_REPLAY) -> None:
+        self.replay = replay
+        self._streams: dict[RoomKey, _Stream] = {}
+
+    def _stream(self, key: RoomKey) -> _Stream:
+        stream = self._streams.get(key)
+        if stream is None:
+            stream = self._streams[key] = _Stream(self.replay)
+        return stream
+
+    def publish(self, event: Event) -> Event:
+        """See :meth:`AdmissionBus.publish`."""
+        stream = self._stream((event.project_id, event.room))
+        stream.last = next(stream.seq)
+        sequenced = replace(event, seq=stream.last)
+        stream.buffer.append(sequenced)
+        for subscription in list(stream.subscriptions):
+            subscription.offer(sequenced)
+        return sequenced
+
+    def subscribe(
+        self,
+        project_id: str,
+        room: str,
+        accepts: Callable[[Event], bool],
+        *,
+        since: int | None = None,
+        queue_size: int = DEFAULT_QUEUE,
+    ) -> Subscription:
+        """See :meth:`AdmissionBus.subscribe`."""
+        key = (project_id, room)
+        stream = self._stream(key)
+        subscription = Subscription(key, accepts, asyncio.Queue(queue_size))
+        subscription._on_close = lambda s: stream.subscriptions.discard(s)
+        if since is not None and since < stream.last:
+            oldest = stream.buffer[0].seq if stream.buffer else stream.last + 1
+            if since + 1 < oldest:
+                subscription.resync = True
+            else:
+                for event in stream.buffer:
+                    if event.seq > since:
+                        subscription.offer(event)
+        stream.subscriptions.add(subscription)
+        return subscription
+
+    def last_seq(self, project_id: str, room: str) -> int:
+        """See :meth:`AdmissionBus.last_seq`."""
+        stream = self._streams.get((project_id, room))
+        return stream.last if stream is not None else 0
+
+    def listeners(self, project_id: str, room: str) -> int:
+        """See :meth:`AdmissionBus.listeners`."""
+        stream = self._streams.get((project_id, room))
+        return len(stream.subscriptions) if stream is not None else 0

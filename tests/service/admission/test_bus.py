@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import asyncio
 
-from roomkey.service.admission import Event, EventType, InMemoryBus
+from roomkey.grants import Grant, JoinMode
+from roomkey.service.admission import (
+    Event,
+    EventType,
+    InMemoryBus,
+    Session,
+    SessionRegistry,
+    SessionStatus,
+    accepts,
+)
+from roomkey.service.admission.events import ADMITTERS, only
 
 
 def _event(room: str = "r", project: str = "p", **data: object) -> Event:
@@ -83,3 +93,40 @@ def test_the_message_carries_seq_type_room_and_at_over_the_data() -> None:
         "at": 12.5,
         "identity": "bob",
     }
+
+
+def _session(sid: str, status: SessionStatus, **grant: object) -> Session:
+    return Session(sid, "p", "r", sid, Grant(**grant), "native", status, 0.0)  # type: ignore[arg-type]
+
+
+def test_a_waiting_session_sees_only_its_own_decision() -> None:
+    waiting = accepts(_session("w", SessionStatus.WAITING))
+    assert not waiting(Event(EventType.LOBBY_KNOCK, "r", 0, audience=ADMITTERS))
+    assert not waiting(Event(EventType.PARTICIPANT_JOINED, "r", 0))
+    assert waiting(Event(EventType.LOBBY_ADMITTED, "r", 0, audience=only("w")))
+
+
+def test_knocks_reach_those_who_may_admit_and_hidden_ones_only_moderators() -> None:
+    host = accepts(_session("h", SessionStatus.ADMITTED, admin=True))
+    asker = accepts(_session("a", SessionStatus.ADMITTED, join=JoinMode.ASK))
+    knock = Event(EventType.LOBBY_KNOCK, "r", 0, audience=ADMITTERS)
+    assert host(knock) and not asker(knock)
+    ghost = Event(EventType.PARTICIPANT_JOINED, "r", 0, {"hidden": True})
+    assert host(ghost) and not asker(ghost)
+    assert asker(Event(EventType.PARTICIPANT_JOINED, "r", 0))
+
+
+def test_the_registry_replaces_the_same_identity_and_forgets_ended_sessions() -> None:
+    registry = SessionRegistry()
+    first = _session("s1", SessionStatus.ADMITTED)
+    first.identity = "alice"
+    assert registry.add(first) is None
+    second = _session("s2", SessionStatus.ADMITTED)
+    second.identity = "alice"
+    assert registry.add(second) is first
+    assert registry.of_identity("p", "r", "alice") is second
+    assert registry.in_room("p", "r") == [second] and registry.get("s1") is first
+    first.status = SessionStatus.REPLACED  # the caller ends the older one
+    assert registry.live_count() == 1
+    registry.forget(second)
+    assert registry.get("s2") is None and registry.of_identity("p", "r", "alice") is None

@@ -9,7 +9,7 @@ in-memory implementation for one node; bans and room locks are persisted like re
 from roomkey.service.admission.bus import AdmissionBus, InMemoryBus, Subscription
 from roomkey.service.admission.credentials import SessionCredentials
 from roomkey.service.admission.events import Event, EventType
-from roomkey.service.admission.sessions import Session, SessionStatus
+from roomkey.service.admission.sessions import Session, SessionRegistry, SessionStatus, accepts
 
 __all__ = [
     "AdmissionBus",
@@ -18,6 +18,8 @@ __all__ = [
     "InMemoryBus",
     "Session",
     "SessionCredentials",
+    "SessionRegistry",
     "SessionStatus",
     "Subscription",
+    "accepts",
 ]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from roomkey.grants import Grant, Source
+from roomkey.service.admission.events import Event
 
 
 class SessionStatus(StrEnum):
@@ -89,3 +90,64 @@ class Session:
             "joined_at": self.joined_at,
             "muted": sorted(s.value for s in self.muted),
         }
+
+
+class SessionRegistry:
+    """Every session this node knows, by id and by (project, room, identity)."""
+
+    def __init__(self) -> None:
+        self._by_id: dict[str, Session] = {}
+        self._by_room: dict[tuple[str, str], dict[str, Session]] = {}
+
+    def add(self, session: Session) -> Session | None:
+        """Register ``session``; returns the live session of the same identity it replaces."""
+        room = self._by_room.setdefault((session.project_id, session.room), {})
+        previous = room.get(session.identity)
+        room[session.identity] = session
+        self._by_id[session.id] = session
+        return previous if previous is not None and previous.live else None
+
+    def get(self, session_id: str) -> Session | None:
+        """A session by id (live or ended, until forgotten)."""
+        return self._by_id.get(session_id)
+
+    def of_identity(self, project_id: str, room: str, identity: str) -> Session | None:
+        """The latest session of ``identity`` in the room."""
+        return self._by_room.get((project_id, room), {}).get(identity)
+
+    def in_room(self, project_id: str, room: str) -> list[Session]:
+        """The live sessions of a room, admitted and waiting, oldest first."""
+        sessions = self._by_room.get((project_id, room), {}).values()
+        return sorted((s for s in sessions if s.live), key=lambda s: s.created_at)
+
+    def forget(self, session: Session) -> None:
+        """Drop an ended session (its credential stops working)."""
+        self._by_id.pop(session.id, None)
+        room = self._by_room.get((session.project_id, session.room), {})
+        if room.get(session.identity) is session:
+            del room[session.identity]
+
+    def live_count(self) -> int:
+        """Live sessions on this node."""
+        return sum(1 for s in self._by_id.values() if s.live)
+
+
+def accepts(session: Session, admit_policy: str = "direct") -> Callable[[Event], bool]:
+    """Which events ``session``'s socket receives: its own always; while waiting, nothing else
+    (a waiting participant sees only its own decision); once admitted, what its audience names
+    (``admitters`` for those who may admit); hidden participants' comings and goings only for
+    moderators."""
+
+    def accept(event: Event) -> bool:
+        audience = event.audience
+        if session.id in audience.sessions:
+            return True
+        if session.status is not SessionStatus.ADMITTED:
+            return False
+        if event.data.get("hidden") and not session.grant.moderate:
+            return False
+        if audience.everyone:
+            return True
+        return audience.admitters and session.may_admit(admit_policy)
+
+    return accept

@@ -7,6 +7,7 @@ from typing import Any
 
 from roomkey.store import (
     AuditRecord,
+    BanRecord,
     KeyRecord,
     ProjectRecord,
     RevocationRecord,
@@ -84,3 +85,14 @@ def audit(jti: str | None = None, project_id: str = "p1", **kw: Any) -> AuditRec
         "caller": "APIkey1",
     }
     return AuditRecord(**{**values, **kw})
+
+
+def ban(identity: str = "mallory", room_id: str = "abcd-efgh-ijkl", **kw: Any) -> BanRecord:
+    values: dict[str, Any] = {
+        "id": f"ban_{secrets.token_hex(6)}",
+        "project_id": "p1",
+        "room": room_id,
+        "identity": identity,
+        "created_at": NOW,
+    }
+    return BanRecord(**{**values, **kw})

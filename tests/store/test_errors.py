@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy.schema import DropTable
-from store_factories import NOW, audit, key, project, revocation, role, room
+from store_factories import NOW, audit, ban, key, project, revocation, role, room
 
 from roomkey.errors import ConfigurationError, RoomkeyError
 from roomkey.store import ConflictError, ProjectSettings, SqlStore, Store, StoreError, open_store
@@ -37,6 +37,7 @@ CALLS: dict[str, Call] = {
     "list_rooms": lambda s: s.list_rooms("p1"),
     "list_all_rooms": lambda s: s.list_all_rooms(),
     "deactivate_room": lambda s: s.deactivate_room("p1", "aaaa-bbbb-cccc", now=NOW),
+    "set_room_locked": lambda s: s.set_room_locked("p1", "aaaa-bbbb-cccc", True),
     "upsert_role": lambda s: s.upsert_role(role()),
     "get_role": lambda s: s.get_role("p1", "presenter"),
     "list_roles": lambda s: s.list_roles("p1"),
@@ -46,6 +47,11 @@ CALLS: dict[str, Call] = {
     "list_revocations": lambda s: s.list_revocations("p1", include_lifted=True),
     "list_active_revocations": lambda s: s.list_active_revocations(NOW),
     "purge_revocations": lambda s: s.purge_revocations(NOW),
+    "add_ban": lambda s: s.add_ban(ban()),
+    "lift_ban": lambda s: s.lift_ban("p1", "abcd-efgh-ijkl", "mallory", now=NOW),
+    "get_ban": lambda s: s.get_ban("p1", "abcd-efgh-ijkl", "mallory"),
+    "list_bans": lambda s: s.list_bans("p1", room="abcd-efgh-ijkl", include_lifted=True),
+    "list_all_live_bans": lambda s: s.list_all_live_bans(),
     "insert_audit_many": lambda s: s.insert_audit_many([audit(), audit()]),
     "list_audit": lambda s: s.list_audit("p1", room="r", identity="i"),
     "count_audit": lambda s: s.count_audit("p1"),

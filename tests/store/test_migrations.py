@@ -26,6 +26,7 @@ TABLES = {
     "roles",
     "revocations",
     "audit",
+    "bans",
     "state_revision",
     VERSION_TABLE,
 }
@@ -79,7 +80,7 @@ async def test_sync_upgrade_for_the_cli(store_url: Target) -> None:
 
 
 def test_head_revision_is_packaged() -> None:
-    assert head_revision() == "0002"
+    assert head_revision() == "0003"
 
 
 @pytest.mark.parametrize("bad", ["", "Public", "x;drop", "a" * 64])

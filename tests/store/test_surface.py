@@ -10,6 +10,7 @@ from roomkey.store import ConflictError, InvalidCursorError, NotFoundError, Stor
 
 EXPECTED = {
     "AuditRecord",
+    "BanRecord",
     "ConflictError",
     "InvalidCursorError",
     "KeyAlg",

@@ -1,4 +1,4 @@
-"""Storage for the roomkey server: projects, keys, rooms, roles, revocations and audit.
+"""Storage for the roomkey server: projects, keys, rooms, roles, revocations, bans and audit.
 
 Open a store with ``store = await open_store("sqlite:///./.roomkey/roomkey.db")`` (or a
 ``postgresql://`` URL); it migrates the schema on open. Use it through the :class:`Store`
@@ -10,6 +10,7 @@ from roomkey.store.migrate import current_revision, head_revision, upgrade
 from roomkey.store.protocol import Store
 from roomkey.store.records import (
     AuditRecord,
+    BanRecord,
     KeyAlg,
     KeyPurpose,
     KeyRecord,
@@ -26,6 +27,7 @@ from roomkey.store.url import StoreURL, parse_store_url, to_async_url
 
 __all__ = [
     "AuditRecord",
+    "BanRecord",
     "ConflictError",
     "InvalidCursorError",
     "KeyAlg",

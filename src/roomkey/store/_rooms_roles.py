@@ -1,4 +1,4 @@
-"""Rooms (idempotent custom ids, keyset pagination) and custom roles."""
+"""Rooms (idempotent custom ids, keyset pagination, locks) and custom roles."""
 
 from __future__ import annotations
 
@@ -107,6 +107,21 @@ class RoomsAndRoles(SqlBase):
                 .where(*where, rooms.c.active.is_(True))
                 .values(active=False, deactivated_at=now)
             )
+            row = await self._one(conn, select(rooms).where(*where))
+        if row is None:
+            raise NotFoundError("no such room", project_id=project_id, room_id=room_id)
+        return from_row(RoomRecord, row)
+
+    async def set_room_locked(self, project_id: str, room_id: str, locked: bool) -> RoomRecord:
+        """Lock or unlock a room (idempotent); the room as stored.
+
+        Raises:
+            NotFoundError: no room with this id in the project.
+            StoreError: any other database failure.
+        """
+        where = (rooms.c.project_id == project_id, rooms.c.id == room_id)
+        async with self._write("lock room" if locked else "unlock room") as conn:
+            await conn.execute(update(rooms).where(*where).values(locked=locked))
             row = await self._one(conn, select(rooms).where(*where))
         if row is None:
             raise NotFoundError("no such room", project_id=project_id, room_id=room_id)

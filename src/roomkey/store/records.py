@@ -123,6 +123,25 @@ class RevocationRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class BanRecord:
+    """An identity banned from a room: refused admission and new tokens until lifted.
+
+    ``room`` is the room's id (never its custom id), so both names of a room share one ban.
+    At most one ban per project, room and identity is live (``lifted_at`` is None) at a time.
+    """
+
+    id: str
+    project_id: str
+    room: str
+    identity: str
+    created_at: int
+    reason: str = ""
+    # who banned: the caller's label (an API key, or the moderating participant's identity)
+    created_by: str = ""
+    lifted_at: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class AuditRecord:
     """One issued token. ``id`` is assigned by the database (``None`` before insertion)."""
 
@@ -142,6 +161,7 @@ class AuditRecord:
 
 __all__ = [
     "AuditRecord",
+    "BanRecord",
     "JSONObject",
     "KeyAlg",
     "KeyPurpose",

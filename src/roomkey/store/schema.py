@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 # Stable constraint names, so migrations can refer to them on both databases.
@@ -111,6 +112,31 @@ revocations = Table(
     Index("ix_revocations_expires_at", "expires_at"),
 )
 
+# Bans of an identity from a room (by the room's id). A lifted ban stays as history; the partial
+# unique index allows one live ban per project, room and identity (both databases have them).
+LIVE_BAN = "lifted_at IS NULL"
+bans = Table(
+    "bans",
+    metadata,
+    Column("id", Text, primary_key=True),
+    _project_fk(),
+    Column("room", Text, nullable=False),
+    Column("identity", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("created_by", Text, nullable=False),
+    Column("lifted_at", BigInteger, nullable=True),
+    Index(
+        "uq_bans_live",
+        "project_id",
+        "room",
+        "identity",
+        unique=True,
+        sqlite_where=text(LIVE_BAN),
+        postgresql_where=text(LIVE_BAN),
+    ),
+)
+
 audit = Table(
     "audit",
     metadata,
@@ -145,6 +171,7 @@ state_revision = Table(
 __all__ = [
     "api_keys",
     "audit",
+    "bans",
     "metadata",
     "projects",
     "revocations",

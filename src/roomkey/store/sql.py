@@ -7,6 +7,7 @@ The operations live in one mixin per resource group; this module assembles them.
 from __future__ import annotations
 
 from roomkey.store._audit_lane import SqliteAuditLane
+from roomkey.store._bans import Bans
 from roomkey.store._engine import SQLITE_BUSY_TIMEOUT_MS, SQLITE_PRAGMAS, create_engine
 from roomkey.store._projects_keys import ProjectsAndKeys
 from roomkey.store._revocations_audit import RevocationsAndAudit
@@ -16,7 +17,7 @@ from roomkey.store.protocol import Store
 from roomkey.store.url import parse_store_url
 
 
-class SqlStore(ProjectsAndKeys, RoomsAndRoles, RevocationsAndAudit):
+class SqlStore(ProjectsAndKeys, RoomsAndRoles, RevocationsAndAudit, Bans):
     """A :class:`Store` over one async SQLAlchemy engine. Build it with :func:`open_store`."""
 
     def __repr__(self) -> str:

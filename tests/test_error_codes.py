@@ -82,6 +82,7 @@ def test_every_server_error_has_an_http_status_in_the_one_table() -> None:
         (errors.UnknownRoomError, 404),
         (errors.RoomInactiveError, 409),
         (errors.ForbiddenError, 403),
+        (errors.BannedError, 403),
         (errors.NotFoundError, 404),
         (errors.BodyTooLargeError, 413),
         (errors.InvalidRequestError, 422),

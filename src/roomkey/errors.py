@@ -234,6 +234,13 @@ class ForbiddenError(RoomkeyError):
     code = "forbidden"
 
 
+class BannedError(RoomkeyError):
+    """The identity is banned from the room: no admission and no new token for it until the ban
+    is lifted (``details.room``, ``details.identity``)."""
+
+    code = "banned"
+
+
 class ProjectRequiredError(RoomkeyError):
     """The server holds several projects and the verification names none."""
 
@@ -337,6 +344,7 @@ __all__ = [
     "AuditUnavailableError",
     "AuthenticationError",
     "BadSignatureError",
+    "BannedError",
     "BodyTooLargeError",
     "ConfigurationError",
     "ConflictError",

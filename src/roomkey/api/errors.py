@@ -69,6 +69,7 @@ HTTP_STATUS: dict[str, int] = {
     # the server: callers, projects, storage
     "unauthorized": 401,
     "forbidden": 403,
+    "banned": 403,
     "project_required": 400,
     "unknown_project": 404,
     "audit_unavailable": 503,

@@ -16,6 +16,7 @@ from roomkey.minting import TokenMinter
 from roomkey.secretbox import SecretBox
 from roomkey.service.audit import AuditWriter
 from roomkey.service.auth import Caller, authenticate, authorize
+from roomkey.service.bans import BanService
 from roomkey.service.context import Context
 from roomkey.service.keys import KeyService
 from roomkey.service.projects import Bootstrap, ProjectService
@@ -83,6 +84,7 @@ class RoomkeyService:
         self.rooms = RoomService(ctx)
         self.roles = RoleService(ctx)
         self.revocations = RevocationService(ctx)
+        self.bans = BanService(ctx, self.rooms, self.revocations)
         self.audit = AuditWriter(ctx.store, ctx.settings.audit_batch_max)
         self.tokens = TokenService(ctx, self.keys, self.rooms, self.audit)
         self.bootstrap: Bootstrap | None = None
@@ -180,6 +182,9 @@ class RoomkeyService:
                 fresh.projects[project.id].roles[role.name] = role_from_record(role)
         for room in await store.list_all_rooms():
             fresh.put_room(room)
+        for ban in await store.list_all_live_bans():
+            if ban.project_id in fresh.projects:
+                fresh.projects[ban.project_id].bans[(ban.room, ban.identity)] = ban
         for rev in await store.list_active_revocations(now) if revocations else ():
             if rev.project_id in fresh.projects:
                 fresh.projects[rev.project_id].revocations.add(to_rule(rev))

@@ -20,7 +20,7 @@ MAX_PAGE = 200
 
 
 class RoomService:
-    """Create, read, list, validate and deactivate rooms; resolve a token's room."""
+    """Create, read, list, validate, lock and deactivate rooms; resolve a token's room."""
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
@@ -92,6 +92,18 @@ class RoomService:
         room = await self.get(project_id, room_id)
         updated = await self.ctx.store.deactivate_room(project_id, room.id, now=self.ctx.now())
         self.ctx.state.put_room(updated)
+        return updated
+
+    async def set_locked(self, project_id: str, room_id: str, locked: bool) -> RoomRecord:
+        """Lock or unlock a room (persisted, idempotent); the room as stored.
+
+        A locked room holds everyone who joins in the lobby, unless they may admit others.
+        Raises NotFoundError (no such room).
+        """
+        room = await self.get(project_id, room_id)
+        async with self.ctx.write_lock:  # not swapped away by a concurrent reload
+            updated = await self.ctx.store.set_room_locked(project_id, room.id, locked)
+            self.ctx.state.put_room(updated)
         return updated
 
     def _refuse_foreign(self, project_id: str, name: str) -> None:

@@ -1,4 +1,4 @@
-"""What a node holds in memory: keys, projects, rooms, roles and revocations.
+"""What a node holds in memory: keys, projects, rooms, roles, revocations and bans.
 
 The verify hot path reads only this. The service updates it after every durable change, and a
 periodic refresh reloads it from the store so that changes made on other nodes arrive too.
@@ -12,21 +12,32 @@ from roomkey.claims import Claims
 from roomkey.keys import KeyRing
 from roomkey.revocation import InMemoryRevocations, Revocation
 from roomkey.roles import CustomRole
-from roomkey.store import KeyRecord, ProjectRecord, RevocationRecord, RoomRecord
+from roomkey.store import BanRecord, KeyRecord, ProjectRecord, RevocationRecord, RoomRecord
 
 
 @dataclass
 class ProjectState:
-    """One project's rooms, roles and revocations."""
+    """One project's rooms, roles, revocations and live bans."""
 
     record: ProjectRecord
     revocations: InMemoryRevocations = field(default_factory=InMemoryRevocations)
     roles: dict[str, CustomRole] = field(default_factory=dict)
     rooms: dict[str, RoomRecord] = field(default_factory=dict)  # by id and by custom id
+    # live bans by (room id, identity): a ban made under either name of a room holds for both
+    bans: dict[tuple[str, str], BanRecord] = field(default_factory=dict)
 
     def room(self, id_or_custom: str) -> RoomRecord | None:
         """A room by its id or custom id (exact match, never normalised)."""
         return self.rooms.get(id_or_custom)
+
+    def room_id(self, id_or_custom: str) -> str:
+        """The id of the room named ``id_or_custom`` (the name itself for an unknown room)."""
+        room = self.rooms.get(id_or_custom)
+        return room.id if room is not None else id_or_custom
+
+    def ban_of(self, room: str, identity: str) -> BanRecord | None:
+        """The live ban of ``identity`` from the room named ``room`` (id or custom id), or None."""
+        return self.bans.get((self.room_id(room), identity))
 
     def put_room(self, room: RoomRecord) -> None:
         """Index a room under its id and its custom id."""

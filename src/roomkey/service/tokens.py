@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from roomkey.capabilities import Capability, expand
 from roomkey.errors import (
+    BannedError,
     ForbiddenError,
     InvalidClaimValueError,
     NotFoundError,
@@ -29,6 +30,7 @@ from roomkey.service.auth import Caller
 from roomkey.service.context import Context
 from roomkey.service.keys import KeyService
 from roomkey.service.rooms import RoomService
+from roomkey.service.state import ProjectState
 from roomkey.store import AuditRecord, ProjectSettings
 from roomkey.verifying import TokenVerifier, VerifiedToken
 
@@ -102,7 +104,11 @@ class TokenService:
         self._minters: dict[tuple[str, str, str], _CachedMinter] = {}
 
     async def issue(self, caller: Caller, request: TokenRequest, endpoint: str) -> MintedToken:
-        """Check, mint, audit (durably), and only then return the token."""
+        """Check, mint, audit (durably), and only then return the token.
+
+        Raises BannedError when the identity is banned from the room (and whatever the checks,
+        the minter and the audit writer raise).
+        """
         project = self.ctx.project(caller.project_id)
         settings = project.record.settings
         if request.ttl_s is not None and request.ttl_s > settings.max_ttl_s:
@@ -113,6 +119,7 @@ class TokenService:
         minter = self._minter(caller, request.dialect)
         _check_within_caller(caller, minter.grant_for(request.role, request.permissions)[1])
         if request.room is not None:
+            _refuse_banned(project, request.room, request.identity)
             await self.rooms.resolve_for_issue(caller.project_id, request.room)
         minted = minter.mint(
             identity=request.identity,
@@ -266,6 +273,16 @@ class TokenService:
         except TokenError as exc:
             return VerifyOutcome(False, error=exc, project=project)
         return VerifyOutcome(True, verified, project=project)
+
+
+def _refuse_banned(project: ProjectState, room: str, identity: str | None) -> None:
+    """No token for an identity banned from the room (memory only, like verification)."""
+    if identity is not None and project.ban_of(room, identity) is not None:
+        raise BannedError(
+            f"{identity!r} is banned from room {room!r}: no token until the ban is lifted",
+            room=room,
+            identity=identity,
+        )
 
 
 def _check_within_caller(caller: Caller, grant: Grant) -> None:

@@ -235,8 +235,10 @@ class ForbiddenError(RoomkeyError):
 
 
 class BannedError(RoomkeyError):
-    """The identity is banned from the room: no admission and no new token for it until the ban
-    is lifted (``details.room``, ``details.identity``)."""
+    """The identity is banned from the room: no admission and no new token until it is lifted.
+
+    ``details.room`` and ``details.identity`` say which ban.
+    """
 
     code = "banned"
 

@@ -76,7 +76,14 @@ async def tenants(client: httpx.AsyncClient, boot: Bootstrap) -> tuple[Tenant, T
 
 def _paths_for(a: Tenant) -> list[tuple[str, str]]:
     """Every route that requires a capability, its ids filled with A's."""
-    ids = {"kid": a.kid, "room_id": a.room, "name": "presenter", "revocation_id": a.revocation}
+    ids = {
+        "kid": a.kid,
+        "room_id": a.room,
+        "room": a.room,
+        "identity": "alice",
+        "name": "presenter",
+        "revocation_id": a.revocation,
+    }
     out = []
     for route in api_routes(ROUTERS):
         if requirement(route) is None:
@@ -106,6 +113,8 @@ async def test_b_reaches_nothing_of_a_through_any_route(
         body = BODIES.get((method, path), {})
         if path == "/v1/revocations" and method == "POST":
             body = {"jti": a.jti}  # B revokes A's token id: it must not touch A's token
+        if path.endswith("/bans") and method == "POST":
+            body = {"identity": "alice"}  # B bans A's participant from A's room: 404
         response = await client.request(method, path, headers=b.admin, json=body)
         sent += f" {path} {body}"
         leaked = [s for s in secrets_of_a if s in response.text and s not in sent]
@@ -123,6 +132,7 @@ async def _a_is_intact(client: httpx.AsyncClient, a: Tenant) -> None:
     role = (await client.get("/v1/roles/presenter", headers=a.admin)).json()
     assert role["grant"]["admin"] is False
     rules = (await client.get("/v1/revocations", headers=a.admin)).json()
+    assert (await client.get(f"/v1/rooms/{a.room}/bans", headers=a.admin)).json() == []
     assert [r["id"] for r in rules if r["lifted_at"] is None] == [a.revocation]
     audit = (await client.get("/v1/audit", headers=a.admin)).json()["data"]
     assert [row["jti"] for row in audit] == [a.jti]

@@ -112,6 +112,8 @@ KEYS = requires(Capability.KEYS)
 PROJECT = requires(Capability.PROJECT)
 ROOMS_READ = requires(Capability.ROOMS_READ)
 ROOMS_WRITE = requires(Capability.ROOMS_WRITE)
+# room-bound: a participant token that moderates a room may moderate that room only
+ROOMS_MODERATE = requires(Capability.ROOMS_MODERATE, room_param="room")
 ROLES = requires(Capability.ROLES)
 REVOCATIONS = requires(Capability.REVOCATIONS)
 AUDIT_READ = requires(Capability.AUDIT_READ)
@@ -123,6 +125,7 @@ KeysCaller = Annotated[Caller, Depends(KEYS)]
 ProjectCaller = Annotated[Caller, Depends(PROJECT)]
 RoomsReader = Annotated[Caller, Depends(ROOMS_READ)]
 RoomsWriter = Annotated[Caller, Depends(ROOMS_WRITE)]
+RoomModerator = Annotated[Caller, Depends(ROOMS_MODERATE)]
 RolesCaller = Annotated[Caller, Depends(ROLES)]
 RevocationsCaller = Annotated[Caller, Depends(REVOCATIONS)]
 AuditReader = Annotated[Caller, Depends(AUDIT_READ)]

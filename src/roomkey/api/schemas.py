@@ -180,6 +180,28 @@ class RoomPage(BaseModel):
     next_cursor: str | None = None
 
 
+# ---- bans -------------------------------------------------------------------------------
+
+
+class BanCreate(Strict):
+    """An identity to ban from the room, and why."""
+
+    identity: str = Field(..., min_length=1, max_length=256)
+    reason: str = Field("", max_length=200)
+
+
+class BanPublic(BaseModel):
+    """A ban: the identity is refused admission to the room and new tokens for it."""
+
+    id: str
+    room: str = Field(..., description="The room's id (also when banned by its custom id).")
+    identity: str
+    created_at: int
+    reason: str = ""
+    created_by: str = Field("", description="Who banned: the caller's key and identity.")
+    lifted_at: int | None = None
+
+
 # ---- roles ------------------------------------------------------------------------------
 
 

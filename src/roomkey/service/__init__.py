@@ -10,10 +10,11 @@ from roomkey.service.core import RoomkeyService, open_secret_box, upgrade_databa
 from roomkey.service.projects import Bootstrap
 from roomkey.service.settings import ServerSettings, load_settings, settings_table
 from roomkey.service.tokens import TokenRequest, VerifyOutcome
-from roomkey.store import ProjectRecord, RoleRecord, RoomRecord
+from roomkey.store import BanRecord, ProjectRecord, RoleRecord, RoomRecord
 
 __all__ = [
     "AuthenticationError",
+    "BanRecord",
     "Bootstrap",
     "Caller",
     "ForbiddenError",

@@ -3,7 +3,8 @@
 ``create --custom-id`` is idempotent on the server: a repeat returns the existing room (noted on
 stderr). ``list`` shows one page (``--limit``, ``--cursor``), or with ``--all`` follows the
 cursors to the end. ``validate`` exits 1 with the server's reason when a room is unknown or
-inactive.
+inactive. The commands on a live room (participants, lobby, moderation, bans, locks) are in
+:mod:`roomkey.cli.admission`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
+from roomkey.cli import admission
 from roomkey.cli._common import InvalidJsonError, parse_json
 from roomkey.cli._keyopts import ApiKeyOpt, ApiSecretOpt
 from roomkey.cli.remote import (
@@ -153,6 +155,10 @@ def deactivate(
     with connect(server, token, api_key, api_secret) as client:
         room = client.post(f"/v1/rooms/{segment(room_id)}/deactivate")
     show_record(room, as_json, "deactivated room")
+
+
+for _name, _command in admission.COMMANDS:  # the live room's commands (cli/admission.py)
+    app.command(_name)(_command)
 
 
 def _json_object(text: str) -> dict[str, Any]:

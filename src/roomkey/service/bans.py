@@ -131,7 +131,7 @@ class BanService:
                 await self.revocations.lift(project_id, rule.id)
 
 
-def _names(room: RoomRecord) -> builtins.list[str]:
+def _names(room: RoomRecord) -> list[str]:
     """Every name a token may give the room: its id, and its custom id if it has one."""
     return [room.id] + ([room.custom_id] if room.custom_id else [])
 

@@ -148,6 +148,10 @@ def quick_texts(mapping: Mapping[str, Any], keys: tuple[str, ...]) -> list[str |
 
 def quick_times(payload: Mapping[str, Any]) -> list[int | None] | None:
     """``iat``, ``nbf``, ``exp`` when each is absent or an in-range integer, else None."""
+    iat, nbf, exp = payload.get("iat"), payload.get("nbf"), payload.get("exp")
+    if type(iat) is int and type(nbf) is int and type(exp) is int:  # all three, as minted
+        in_range = -_MAX_TIME <= iat <= _MAX_TIME and -_MAX_TIME <= nbf <= _MAX_TIME
+        return [iat, nbf, exp] if in_range and -_MAX_TIME <= exp <= _MAX_TIME else None
     out: list[int | None] = []
     for key in ("iat", "nbf", "exp"):
         moment = payload.get(key)

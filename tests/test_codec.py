@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 
 from roomkey._codec import (
     MAX_JSON_DEPTH,
+    _b64url_decode_exact,
     b64url_decode,
     b64url_encode,
     json_dumps,
@@ -78,6 +80,33 @@ def test_b64url_accepts_what_standard_decoders_write_without_padding() -> None:
     data = bytes(range(256))
     text = base64.urlsafe_b64encode(data).rstrip(b"=")
     assert b64url_decode(text, "part") == data
+
+
+def _outcome(decode: Callable[[bytes, str], bytes], text: bytes) -> bytes | str:
+    try:
+        return decode(text, "part")
+    except MalformedTokenError as exc:
+        return exc.message
+
+
+# Text near base64url: its alphabet, the characters of standard base64 and padding, the
+# poisoned translation's '!', whitespace and a non-ASCII byte; any length, so every remainder.
+_NEAR_B64URL = st.binary(max_size=40) | st.lists(
+    st.sampled_from(list(b"AQgw_-+/=! \n\xc3") + list(b"ABCxyz0189")), max_size=40
+).map(bytes)
+
+
+@given(_NEAR_B64URL)
+def test_b64url_fast_path_answers_exactly_as_the_exact_checks(text: bytes) -> None:
+    """The one-translate fast path accepts, decodes and refuses (same message) as the reference."""
+    assert _outcome(b64url_decode, text) == _outcome(_b64url_decode_exact, text)
+
+
+@given(st.binary(max_size=64))
+def test_b64url_fast_path_agrees_on_every_encoded_text(data: bytes) -> None:
+    encoded = b64url_encode(data)
+    for text in (encoded, encoded + b"=", encoded.replace(b"-", b"+"), encoded + b"A"):
+        assert _outcome(b64url_decode, text) == _outcome(_b64url_decode_exact, text)
 
 
 # ---- JSON ----------------------------------------------------------------------------------

@@ -8,6 +8,8 @@ from typing import Any
 
 import jwt as pyjwt
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from joserfc import jws as jose_jws
 from joserfc.jwk import ECKey, OctKey, RSAKey
 
@@ -110,6 +112,36 @@ def test_size_is_checked_before_anything_else() -> None:
 def test_parse_needs_exactly_three_parts(token: str) -> None:
     with pytest.raises(MalformedTokenError, match="three"):
         jws.parse(token)
+
+
+@given(st.lists(st.sampled_from(["", "e30", "a", "."]), max_size=8).map("".join))
+def test_parse_splits_exactly_as_splitting_on_every_dot(token: str) -> None:
+    """Cut at the last dot, then the first: refuses what a full split refuses, with its count."""
+    parts = token.split(".")
+    try:
+        parsed = jws.parse(token)
+    except MalformedTokenError as exc:
+        if len(parts) != 3:
+            assert exc.message.endswith(f"(found {len(parts)})")
+        elif not all(parts):
+            assert exc.message == "a token part is empty"
+        return
+    assert len(parts) == 3 and parsed.signing_input == f"{parts[0]}.{parts[1]}".encode()
+
+
+_HEAD = _b64(b'{"alg":"HS256"}')
+
+
+@pytest.mark.parametrize("shape", ["{}.e30.c2ln", "{}.e30.c2ln.", ".{}.e30.c2ln", "{}..e30.c2ln"])
+@pytest.mark.parametrize("as_bytes", [False, True])
+def test_parse_reads_str_and_bytes_alike_and_counts_extra_dots(shape: str, as_bytes: bool) -> None:
+    text = shape.format(_HEAD)
+    token: str | bytes = text.encode() if as_bytes else text
+    if text.count(".") == 2:
+        assert jws.parse(token).signing_input == f"{_HEAD}.e30".encode()
+    else:
+        with pytest.raises(MalformedTokenError, match=r"\(found 4\)"):
+            jws.parse(token)
 
 
 @pytest.mark.parametrize("token", [None, 1, ["a.b.c"]])

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import base64
+import hmac
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, rsa
+from hypothesis import given
+from hypothesis import strategies as st
 from joserfc.jwk import ECKey, OKPKey, RSAKey
 
 from roomkey.errors import InvalidKeyError, WeakKeyError
@@ -78,6 +81,27 @@ def test_hmac_signs_verifies_and_defaults_its_issuer_to_the_kid() -> None:
     assert key.public_jwk() is None
     assert key.secret_bytes() == SECRET.encode()
     assert HmacKey("kid", SECRET, issuer="other").issuer == "other"
+
+
+@given(
+    st.binary(min_size=MIN_HMAC_BYTES, max_size=200).filter(
+        lambda s: not s.lstrip().startswith((b"-----BEGIN", b"ssh-", b"ecdsa-sha2-"))
+    ),
+    st.binary(max_size=300),
+)
+def test_hmac_signature_is_rfc_2104_hmac_sha256(secret: bytes, message: bytes) -> None:
+    """Signing from the two keyed SHA-256 states is HMAC-SHA256, secrets over a block included."""
+    key = HmacKey(API_KEY, secret)
+    expected = hmac.digest(secret, message, "sha256")
+    assert key.sign(message) == expected
+    assert key.sign(message) == expected  # the keyed states are copied, never consumed
+    assert key.verify(message, expected)
+
+
+@pytest.mark.parametrize("size", [MIN_HMAC_BYTES, 63, 64, 65, 128])
+def test_hmac_block_size_edges(size: int) -> None:
+    secret = bytes(range(size))
+    assert HmacKey(API_KEY, secret).sign(MESSAGE) == hmac.new(secret, MESSAGE, "sha256").digest()
 
 
 def test_hmac_secret_never_appears_in_repr() -> None:

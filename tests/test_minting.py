@@ -139,6 +139,50 @@ def test_text_fields_are_checked(minter: TokenMinter, field: str, value: Any) ->
     assert info.value.details["field"] == field
 
 
+def test_the_first_bad_field_in_claim_order_is_the_one_reported(minter: TokenMinter) -> None:
+    fields: dict[str, Any] = {
+        "identity": "alice",
+        "room": "r\x00",
+        "name": 1,
+        "metadata": float("nan"),
+        "attributes": {"a": 1},
+        "audience": 2,
+        "kind": 3,
+    }
+    for expected in ("room", "name", "metadata", "attributes", "audience", "kind"):
+        with pytest.raises(InvalidClaimValueError) as info:
+            minter.mint(**fields)
+        assert info.value.details["field"] == expected
+        del fields[expected]
+    assert minter.mint(**fields).claims.identity == "alice"
+
+
+def test_build_claims_gives_what_mint_signs(minter: TokenMinter) -> None:
+    options: dict[str, Any] = {
+        "identity": "alice",
+        "room": "standup",
+        "name": "Alice",
+        "metadata": {"k": [1]},
+        "attributes": {"a": "b"},
+        "audience": "aud",
+        "kind": "agent",
+        "room_config": {"x": 1},
+    }
+    grant = PRESETS[Role.SPEAKER]
+    built = minter.build_claims(grant=grant, role="speaker", ttl=60, not_before=NOW + 1, **options)
+    minted = minter.mint(role=Role.SPEAKER, ttl=60, not_before=NOW + 1, **options).claims
+    assert built._replace(jti=None) == minted._replace(jti=None)
+    assert (built.issued_at, built.not_before, built.expires_at) == (NOW, NOW + 1, NOW + 60)
+    bare = minter.build_claims(grant=grant, identity="alice")
+    assert (bare.room, bare.name, bare.metadata, bare.attributes, bare.kind) == (
+        None,
+        None,
+        None,
+        {},
+        None,
+    )
+
+
 def test_metadata_up_to_five_kib_is_accepted(minter: TokenMinter) -> None:
     fits = "x" * (MAX_METADATA_BYTES - 2)  # the two quotes make exactly 5 KiB
     assert minter.mint(identity="a", room="r", metadata=fits).claims.metadata == fits

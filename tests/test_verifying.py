@@ -12,6 +12,7 @@ from roomkey.errors import (
     ConfigurationError,
     InvalidClaimsError,
     LifetimeTooLongError,
+    MissingClaimError,
     RevokedTokenError,
     TokenExpiredError,
     TokenNotYetValidError,
@@ -240,6 +241,26 @@ def test_lifetime_without_iat_is_measured_from_now(ring: KeyRing, hmac_key: Hmac
     too_long = _payload_token(hmac_key, iat=..., nbf=..., exp=NOW + 3600 + 61 + 1)
     with pytest.raises(LifetimeTooLongError):
         verifier.verify(too_long)
+
+
+@pytest.mark.parametrize(
+    ("times", "error", "claim"),
+    [
+        ({"exp": ...}, MissingClaimError, "exp"),
+        ({"exp": NOW - 61, "nbf": NOW + 61, "iat": NOW + 61}, TokenExpiredError, None),
+        ({"nbf": NOW + 61, "iat": NOW + 61}, TokenNotYetValidError, "nbf"),
+        ({"nbf": ..., "iat": NOW + 61}, TokenNotYetValidError, "iat"),
+        ({"nbf": NOW + 61, "iat": NOW - 86400}, TokenNotYetValidError, "nbf"),
+        ({"iat": NOW - 86400, "exp": NOW + 100}, LifetimeTooLongError, None),
+    ],
+)
+def test_time_checks_run_in_order(
+    verifier: TokenVerifier, hmac_key: HmacKey, times: dict[str, Any], error: type, claim: Any
+) -> None:
+    """exp missing, then expired, then nbf ahead, then iat ahead, then the lifetime (declared)."""
+    with pytest.raises(error) as info:
+        verifier.verify(_payload_token(hmac_key, **times))
+    assert info.value.details.get("claim") == claim
 
 
 # ---- split API and fail-closed details -----------------------------------------------------

@@ -117,19 +117,19 @@ class TokenMinter:
     ) -> MintedToken:
         """Check every claim and sign. Raises a :class:`RoomkeyError` subclass on bad input."""
         role_name, grant = self.grant_for(role, permissions)
-        claims = self.build_claims(
-            grant=grant,
-            role=role_name,
-            identity=identity,
-            room=room,
-            name=name,
-            metadata=metadata,
-            attributes=attributes,
-            ttl=ttl,
-            not_before=not_before,
-            audience=audience,
-            kind=kind,
-            room_config=room_config,
+        claims = self._claims(
+            grant,
+            role_name,
+            identity,
+            room,
+            name,
+            metadata,
+            attributes,
+            ttl,
+            not_before,
+            audience,
+            kind,
+            room_config,
         )
         return self.sign(claims)
 
@@ -142,6 +142,37 @@ class TokenMinter:
         **fields: Any,
     ) -> Claims:
         """Claims for ``grant`` with times filled in and every field checked."""
+        get = fields.get
+        return self._claims(
+            grant,
+            get("role"),
+            get("identity"),
+            get("room"),
+            get("name"),
+            get("metadata"),
+            get("attributes"),
+            ttl,
+            not_before,
+            get("audience"),
+            get("kind"),
+            get("room_config"),
+        )
+
+    def _claims(  # positional on purpose: mint's hot path (keyword arguments cost more)
+        self,
+        grant: Grant,
+        role: str | None,
+        identity: Any,
+        room: Any,
+        name: Any,
+        metadata: Any,
+        attributes: Mapping[str, str] | None,
+        ttl: timedelta | float | int | None,
+        not_before: int | None,
+        audience: Any,
+        kind: Any,
+        room_config: Any,
+    ) -> Claims:
         ttl_s = self.default_ttl_s if ttl is None else ttl_seconds(ttl)
         if ttl_s > self.max_ttl_s:
             raise InvalidClaimValueError(
@@ -149,37 +180,40 @@ class TokenMinter:
             )
         now_s = self._now()
         now = int(now_s)
-        identity = check_text(fields.get("identity"), "identity")
-        if Scope.ROOM in grant.scope and identity is None:
+        identity = check_text(identity, "identity")
+        if identity is None and Scope.ROOM in grant.scope:
             raise InvalidClaimValueError("identity is required for a room token", field="identity")
-        room_config = fields.get("room_config")
         if room_config is not None and not isinstance(room_config, Mapping):
             raise InvalidClaimValueError("room_config must be an object", field="room_config")
         if room_config is not None:
             check_nesting(dict(room_config), "room_config")
-        return Claims(
-            api_key=self.api_key,
-            identity=identity,
-            room=check_text(fields.get("room"), "room"),
-            grant=grant,
-            issued_at=now,
-            not_before=now if not_before is None else int(not_before),
-            expires_at=now + ttl_s,
-            jti=new_jti(now_s),
-            role=fields.get("role"),
-            name=check_text(fields.get("name"), "name"),
-            metadata=check_metadata(fields.get("metadata")),
-            attributes=check_attributes(fields.get("attributes")),
-            audience=check_text(fields.get("audience"), "audience"),
-            kind=check_text(fields.get("kind"), "kind"),
-            room_config=room_config,
+        # In field order (the order the checks ran in when they were keywords); _make builds
+        # the tuple without __new__'s frame.
+        return Claims._make(
+            (
+                self.api_key,
+                identity,
+                check_text(room, "room"),
+                grant,
+                now,
+                now if not_before is None else int(not_before),
+                now + ttl_s,
+                new_jti(now_s),
+                role,
+                None if name is None else check_text(name, "name"),
+                None if metadata is None else check_metadata(metadata),
+                {} if attributes is None else check_attributes(attributes),
+                None if audience is None else check_text(audience, "audience"),
+                None if kind is None else check_text(kind, "kind"),
+                room_config,
+            )
         )
 
     def sign(self, claims: Claims) -> MintedToken:
         """Write ``claims`` in this minter's dialect and sign them."""
-        payload = self.dialect.to_wire(claims)
-        token = jws.encode(payload, self.key, kid=self.dialect.kid_header)
-        return MintedToken(token, claims, self.dialect.name, self.key.kid)
+        dialect, key = self.dialect, self.key
+        token = jws.encode(dialect.to_wire(claims), key, kid=dialect.kid_header)
+        return MintedToken._make((token, claims, dialect.name, key.kid))
 
 
 class AccessToken:

@@ -150,13 +150,17 @@ class InMemoryRevocations:
         return len(stale)
 
     def __call__(self, claims: Claims, kid: str) -> Revocation | None:
-        if claims.jti is not None and (hit := self._jti.get(claims.jti)) is not None:
+        jti = claims.jti
+        if jti is not None and (hit := self._jti.get(jti)) is not None:
             return hit
-        issued = claims.issued_at if claims.issued_at is not None else claims.not_before
-        if self._before is not None and (issued is None or issued < float(self._before.value)):
-            return self._before
-        if not (self._identity or self._room or self._key):
+        before = self._before
+        if before is None and not (self._identity or self._room or self._key):
             return None  # the common case: only jti rules, or none at all
+        issued = claims.issued_at if claims.issued_at is not None else claims.not_before
+        if before is not None and (issued is None or issued < float(before.value)):
+            return before
+        if not (self._identity or self._room or self._key):
+            return None
         for hit in self._candidates(claims, kid):
             if issued is None or issued <= hit.revoked_at:
                 return hit

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from roomkey.claims import Claims
 from roomkey.errors import InvalidClaimsError, MissingClaimError, UnsupportedByDialectError
 
 
-@dataclass(frozen=True, slots=True)
-class WireRead:
-    """What a dialect read from a payload: the claims, and keys it did not recognise."""
+class WireRead(NamedTuple):
+    """What a dialect read from a payload: the claims, and keys it did not recognise.
+
+    A named tuple: one is built per verified token, and a frozen dataclass costs more to build.
+    """
 
     claims: Claims
     unknown_keys: tuple[str, ...] = ()
@@ -147,6 +148,10 @@ def quick_texts(mapping: Mapping[str, Any], keys: tuple[str, ...]) -> list[str |
 
 def quick_times(payload: Mapping[str, Any]) -> list[int | None] | None:
     """``iat``, ``nbf``, ``exp`` when each is absent or an in-range integer, else None."""
+    iat, nbf, exp = payload.get("iat"), payload.get("nbf"), payload.get("exp")
+    if type(iat) is int and type(nbf) is int and type(exp) is int:  # all three, as minted
+        in_range = -_MAX_TIME <= iat <= _MAX_TIME and -_MAX_TIME <= nbf <= _MAX_TIME
+        return [iat, nbf, exp] if in_range and -_MAX_TIME <= exp <= _MAX_TIME else None
     out: list[int | None] = []
     for key in ("iat", "nbf", "exp"):
         moment = payload.get(key)

@@ -172,22 +172,25 @@ def _well_typed(
         return None
     iss, sub, jti, name, metadata, kind = texts
     assert iss is not None
-    return Claims(
-        iss,
-        sub,
-        room[0],
-        grant,
-        times[0],
-        times[1],
-        times[2],
-        jti,
-        None,
-        name,
-        metadata,
-        attributes,
-        None,
-        kind,
-        room_config,
+    # _make: the tuple built directly, without __new__'s frame (one per verified token)
+    return Claims._make(
+        (
+            iss,
+            sub,
+            room[0],
+            grant,
+            times[0],
+            times[1],
+            times[2],
+            jti,
+            None,
+            name,
+            metadata,
+            attributes,
+            None,
+            kind,
+            room_config,
+        )
     )
 
 

@@ -152,22 +152,25 @@ def _well_typed(payload: Mapping[str, Any], grant: Grant) -> Claims | None:
         return None
     iss, sub, room, jti, role, name, aud, kind = texts
     assert iss is not None
-    return Claims(
-        iss,
-        sub,
-        room,
-        grant,
-        times[0],
-        times[1],
-        times[2],
-        jti,
-        role,
-        name,
-        payload.get("metadata"),
-        attributes,
-        aud,
-        kind,
-        room_config,
+    # _make: the tuple built directly, without __new__'s frame (one per verified token)
+    return Claims._make(
+        (
+            iss,
+            sub,
+            room,
+            grant,
+            times[0],
+            times[1],
+            times[2],
+            jti,
+            role,
+            name,
+            payload.get("metadata"),
+            attributes,
+            aud,
+            kind,
+            room_config,
+        )
     )
 
 

@@ -16,6 +16,7 @@ from roomkey.minting import TokenMinter
 from roomkey.secretbox import SecretBox
 from roomkey.service.audit import AuditWriter
 from roomkey.service.auth import Caller, authenticate, authorize
+from roomkey.service.bans import BanService
 from roomkey.service.context import Context
 from roomkey.service.keys import KeyService
 from roomkey.service.projects import Bootstrap, ProjectService
@@ -83,6 +84,7 @@ class RoomkeyService:
         self.rooms = RoomService(ctx)
         self.roles = RoleService(ctx)
         self.revocations = RevocationService(ctx)
+        self.bans = BanService(ctx, self.revocations)
         self.audit = AuditWriter(ctx.store, ctx.settings.audit_batch_max)
         self.tokens = TokenService(ctx, self.keys, self.rooms, self.audit)
         self.bootstrap: Bootstrap | None = None

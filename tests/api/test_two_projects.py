@@ -77,6 +77,7 @@ async def tenants(client: httpx.AsyncClient, boot: Bootstrap) -> tuple[Tenant, T
 def _paths_for(a: Tenant) -> list[tuple[str, str]]:
     """Every route that requires a capability, its ids filled with A's."""
     ids = {"kid": a.kid, "room_id": a.room, "name": "presenter", "revocation_id": a.revocation}
+    ids |= {"room": a.room, "identity": "alice", "session_id": "ses_none"}
     out = []
     for route in api_routes(ROUTERS):
         if requirement(route) is None:

@@ -18,12 +18,14 @@ from roomkey.errors import (
     ForbiddenError,
     InvalidSessionError,
     NotInRoomError,
+    RejectedError,
     RevokedTokenError,
     RoomFullError,
     RoomInactiveError,
     RoomLockedError,
     TokenError,
     UnknownRoomError,
+    WrongRoomError,
 )
 from roomkey.grants import JoinMode
 from roomkey.minting import MintedToken
@@ -77,6 +79,15 @@ class Refreshed:
     session_token: str
     session_expires_at: int
     token: MintedToken
+    participant_token: MintedToken | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionView:
+    """A session as its holder sees it."""
+
+    session: Session
+    position: int | None = None
     participant_token: MintedToken | None = None
 
 
@@ -291,6 +302,39 @@ class AdmissionService:
             raise InvalidSessionError("the session is not known on this node; join again")
         return session
 
+    def own_session(
+        self,
+        authorization: str | None,
+        session_token: str | None,
+        session_id: str,
+        *,
+        live: bool = True,
+    ) -> Session:
+        """The session ``session_id`` of the credential sent (``X-Session-Token`` or a bearer
+        ``rks1.`` credential); with ``live``, only while it waits or takes part.
+
+        Raises :class:`InvalidSessionError` and ForbiddenError (another session's credential).
+        """
+        credential = session_token or _session_credential(authorization)
+        if credential is None:
+            raise InvalidSessionError(
+                "send the session credential: X-Session-Token or Authorization: Bearer rks1...."
+            )
+        session = self.authenticate_session(credential) if live else self.session_of(credential)
+        if session.id != session_id:
+            raise ForbiddenError("the credential is of another session")
+        return session
+
+    def view(self, session: Session) -> SessionView:
+        """What the holder of ``session`` may know of it: status, lobby position, platform
+        token once admitted. Raises :class:`RejectedError` for a rejected knock."""
+        if session.status is SessionStatus.WAITING:
+            self.lobby.expire_due(self.ctx.clock())
+        if session.status is SessionStatus.REJECTED:
+            raise RejectedError(f"the knock was rejected: {session.reason}", reason=session.reason)
+        position = self.lobby.position(session) if session.status is SessionStatus.WAITING else None
+        return SessionView(session, position, self.platform_tokens.get(session.id))
+
     def actor(self, authorization: str | None, session_token: str | None, room: str) -> Actor:
         """Who acts on ``room``: an admitted session of it (``X-Session-Token`` or a bearer
         ``rks1.`` credential), else a server token with ``rooms:moderate`` for it.
@@ -300,6 +344,9 @@ class AdmissionService:
         credential = session_token or _session_credential(authorization)
         if credential is None:
             caller = self._authorize(authorization, Capability.ROOMS_MODERATE, room)
+            owner = self.ctx.state.room_owner.get(room)
+            if owner is not None and owner != caller.project_id:
+                raise WrongRoomError(f"room {room!r} belongs to another project", room=room)
             return Actor(caller.project_id, room, caller=caller)
         session = self.authenticate_session(credential)
         if session.room != room:

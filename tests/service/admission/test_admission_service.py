@@ -278,9 +278,11 @@ async def test_a_locked_room_holds_joiners_unless_they_may_admit(
     await service.rooms.create(boot.project_id, custom_id="r1")
     host = await service.admission.join(native(boot, clock.now, "r1", "h", "host"), "r1")
     await service.admission.moderation.lock(actor(host.session), True)
-    await service.projects.update_settings(boot.project_id, {"admit_policy": "moderators"})
     guest = await service.admission.join(native(boot, clock.now, "r1", "g"), "r1")
-    assert guest.status == "waiting"
+    assert guest.status == "waiting"  # locked, the default policy holds all but moderators
+    await service.projects.update_settings(boot.project_id, {"admit_policy": "admins"})
+    moderator = native(boot, clock.now, "r1", "m", moderate=True)
+    assert (await service.admission.join(moderator, "r1")).status == "waiting"
     cohost = await service.admission.join(native(boot, clock.now, "r1", "c", "coHost"), "r1")
     assert cohost.status == "admitted"
     await service.projects.update_settings(boot.project_id, {"locked_lobby": False})

@@ -223,12 +223,17 @@ class AdmissionService:
         )
 
     def _waits(self, session: Session, rules: RoomRules, record: RoomRecord | None) -> bool:
-        """``join: ask`` waits; in a locked room everyone waits who may not admit others."""
+        """``join: ask`` waits; in a locked room everyone waits who may not admit others.
+
+        Locked, ``direct`` counts as ``moderators``: every ``join: direct`` holder may admit
+        under it, so a lock would otherwise hold nobody.
+        """
         if session.grant.join is JoinMode.ASK:
             return True
         if record is None or not record.locked:
             return False
-        if grant_may_admit(session.grant, rules.admit_policy):
+        policy = "moderators" if rules.admit_policy == "direct" else rules.admit_policy
+        if grant_may_admit(session.grant, policy):
             return False
         if not rules.locked_lobby:
             raise RoomLockedError(f"room {session.room!r} is locked", room=session.room)

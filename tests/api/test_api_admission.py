@@ -268,3 +268,22 @@ async def test_a_server_token_with_rooms_moderate_sees_the_room_and_hidden_ones(
         p["identity"]
         for p in (await client.get("/v1/rooms/r1/participants", headers=auth)).json()["data"]
     ] == ["rec"]
+
+
+async def test_a_participant_token_acts_directly_with_its_own_grant_only(
+    client: httpx.AsyncClient, boot: Bootstrap
+) -> None:
+    """Regression: a participant token that moderates its room acted with a server's full
+    rights (a moderator could remove, ban and change roles, which need admin)."""
+    await join(client, "r1", vs(boot, "g"))
+    moderator = native(boot, time.time(), "r1", "m", moderate=True)
+    body = {"sources": ["cam"]}
+    muted = await client.post(
+        "/v1/rooms/r1/participants/g/mute", json=body, headers=bearer(moderator)
+    )
+    assert muted.status_code == 200, muted.text
+    removed = await client.delete("/v1/rooms/r1/participants/g", headers=bearer(moderator))
+    assert assert_error(removed, 403, "forbidden")["details"]["missing"] == "admin"
+    room_admin = livekit(boot, "r1", "h", admin=True)  # LiveKit's roomAdmin, used as it is
+    removed = await client.delete("/v1/rooms/r1/participants/g", headers=bearer(room_admin))
+    assert removed.status_code == 200 and removed.json()["banned"] is False

@@ -338,3 +338,49 @@ async def test_a_waiting_participant_cannot_act_and_nobody_acts_on_a_knock(
         service.admission.actor(None, waiting.session_token, "r1")
     with pytest.raises(NotInRoomError):
         service.admission.moderation.mute(actor(host.session), "g", ["mic"])
+
+
+async def test_admitters_hear_when_a_knock_ends_by_removal_or_revocation(
+    service: RoomkeyService, boot: Bootstrap, clock: Clock
+) -> None:
+    """Regression: a knock removed or revoked vanished without a word to the admitters."""
+    host = await service.admission.join(native(boot, clock.now, "r1", "h", "host"), "r1")
+    a = await service.admission.join(native(boot, clock.now, "r1", "a", join="ask"), "r1")
+    await service.admission.join(native(boot, clock.now, "r1", "b", join="ask"), "r1")
+    events = watch(service, host.session)
+    await service.admission.moderation.remove(actor(host.session), "a")
+    await service.revocations.revoke(boot.project_id, identity="b")
+    got = [(e.type.value, e.data["identity"], e.data["reason"]) for e in drain(events)]
+    assert got == [("lobby_cancelled", "a", "removed"), ("lobby_cancelled", "b", "revoked")]
+    assert a.session.status is SessionStatus.REMOVED
+    assert service.admission.lobby.list(actor(host.session)) == []
+
+
+async def test_a_room_may_override_the_projects_admission_settings(
+    service: RoomkeyService, boot: Bootstrap, clock: Clock
+) -> None:
+    admission = {"platform_token": "livekit", "admit_policy": "admins", "knock_timeout_s": 10}
+    await service.rooms.create(boot.project_id, custom_id="r1", metadata={"admission": admission})
+    rules = service.admission.rules(boot.project_id, "r1")
+    assert (rules.platform_token, rules.admit_policy, rules.knock_timeout_s) == (
+        "livekit",
+        "admins",
+        10,
+    )
+    assert service.admission.rules(boot.project_id, "r2").platform_token is None
+    joined = await service.admission.join(native(boot, clock.now, "r1", "g"), "r1")
+    assert joined.participant_token is not None and joined.participant_token.dialect == "livekit"
+
+
+async def test_a_snapshot_shows_what_the_session_may_see(
+    service: RoomkeyService, boot: Bootstrap, clock: Clock
+) -> None:
+    host = await service.admission.join(native(boot, clock.now, "r1", "h", "host"), "r1")
+    guest = await service.admission.join(native(boot, clock.now, "r1", "g", join="ask"), "r1")
+    state = service.admission.snapshot(host.session)
+    assert [k["session_id"] for k in state["lobby"]] == [guest.session.id]
+    assert [p["identity"] for p in state["participants"]] == ["h"] and not state["locked"]
+    waiting = service.admission.snapshot(guest.session)
+    assert (
+        waiting["status"] == "waiting" and waiting["participants"] == [] and "lobby" not in waiting
+    )

@@ -89,16 +89,22 @@ class Actor:
     room: str
     session: Session | None = None
     caller: Caller | None = None
+    # a participant token used directly (LiveKit's roomAdmin): its own grant and role, not a
+    # server's rights
+    token_grant: Grant | None = None
+    token_role: str | None = None
 
     @property
     def grant(self) -> Grant:
         """The actor's rights in the room."""
-        return self.session.grant if self.session is not None else SERVER_GRANT
+        if self.session is not None:
+            return self.session.grant
+        return self.token_grant if self.token_grant is not None else SERVER_GRANT
 
     @property
     def role(self) -> str | None:
         """The actor's role name (None for a server caller)."""
-        return self.session.role if self.session is not None else None
+        return self.session.role if self.session is not None else self.token_role
 
     @property
     def label(self) -> str:
@@ -109,7 +115,9 @@ class Actor:
 
     def may_admit(self, policy: str) -> bool:
         """Whether the actor may decide knocks under the room's ``policy``."""
-        return self.session is None or self.session.may_admit(policy)
+        if self.session is not None:
+            return self.session.may_admit(policy)
+        return self.token_grant is None or grant_may_admit(self.token_grant, policy)
 
     def require(self, right: str) -> None:
         """Raise :class:`ForbiddenError` (``details.missing``) unless the grant has ``right``

@@ -51,6 +51,8 @@ SESSION_TTL_S = 3600  # a session credential's lifetime; refresh gives a new one
 GRACE_S = 30.0  # how long a session may have no WebSocket before it ends as left
 FORGET_AFTER_S = 300.0  # ended sessions answer 409/their end for this long, then 401/404
 SESSION_PREFIX = "rks1."
+# ends of a knock the lobby does not announce itself (it does rejections, cancels, expiry)
+_NOT_BY_THE_LOBBY = frozenset({SessionStatus.REMOVED, SessionStatus.REPLACED, SessionStatus.LEFT})
 
 Authorizer = Callable[[str | None, Capability, str], Caller]
 
@@ -348,11 +350,7 @@ class AdmissionService:
         """
         credential = session_token or _session_credential(authorization)
         if credential is None:
-            caller = self._authorize(authorization, Capability.ROOMS_MODERATE, room)
-            owner = self.ctx.state.room_owner.get(room)
-            if owner is not None and owner != caller.project_id:
-                raise WrongRoomError(f"room {room!r} belongs to another project", room=room)
-            return Actor(caller.project_id, room, caller=caller)
+            return self._token_actor(authorization, room)
         session = self.authenticate_session(credential)
         if session.room != room:
             raise ForbiddenError(
@@ -361,6 +359,19 @@ class AdmissionService:
         if session.status is not SessionStatus.ADMITTED:
             raise ForbiddenError("a session waiting in the lobby cannot act on the room")
         return Actor(session.project_id, room, session=session)
+
+    def _token_actor(self, authorization: str | None, room: str) -> Actor:
+        """A server token with ``rooms:moderate`` for the room; a participant token that
+        moderates its room acts with its own grant (a moderator is no admin)."""
+        caller = self._authorize(authorization, Capability.ROOMS_MODERATE, room)
+        owner = self.ctx.state.room_owner.get(room)
+        if owner is not None and owner != caller.project_id:
+            raise WrongRoomError(f"room {room!r} belongs to another project", room=room)
+        if not caller.participant:
+            return Actor(caller.project_id, room, caller=caller)
+        claims = self.tokens.verifier.verify(token_from_header(authorization), room=room).claims
+        grant, role = claims.grant, claims.role
+        return Actor(caller.project_id, room, caller=caller, token_grant=grant, token_role=role)
 
     def visible(self, project_id: str, room: str, sees_hidden: bool) -> list[dict[str, Any]]:
         """The admitted participants of a room (hidden ones only for moderators)."""
@@ -427,6 +438,7 @@ class AdmissionService:
     ) -> None:
         """End a live session: it hears why (``removed`` / ``replaced``), the room that it left."""
         was_admitted = session.status is SessionStatus.ADMITTED
+        was_waiting = session.status is SessionStatus.WAITING
         session.status, session.reason, session.ended_at = status, reason, self.ctx.clock()
         self.claims.pop(session.id, None)
         self.platform_tokens.pop(session.id, None)
@@ -440,9 +452,11 @@ class AdmissionService:
             self.publish(
                 session, told[status], {"reason": reason, **(data or {})}, only(session.id)
             )
+        gone = {"session_id": session.id, "identity": session.identity, "reason": reason}
         if was_admitted:
-            left = {"session_id": session.id, "identity": session.identity, "reason": reason}
-            self.publish(session, EventType.PARTICIPANT_LEFT, left)
+            self.publish(session, EventType.PARTICIPANT_LEFT, gone)
+        elif was_waiting and status in _NOT_BY_THE_LOBBY:  # the knock is gone: tell admitters
+            self.publish(session, EventType.LOBBY_CANCELLED, gone, Audience(admitters=True))
 
     def on_revoked(self, project_id: str, rule: Revocation) -> int:
         """End every live session of the project that ``rule`` covers (``removed``,

@@ -1,6 +1,7 @@
 """The admission server: a participant joins a room with its token and is admitted, held in the
 lobby, or refused; sessions leave, refresh, end when revoked; every change is an event on the
-room's bus. The lobby and moderation live beside it (:mod:`.lobby`, :mod:`.moderation`)."""
+room's bus. Beside it: :mod:`.joining` (the token check), :mod:`.lobby`, :mod:`.moderation`,
+:mod:`.lifecycle` (how sessions end), :mod:`.issuing` (tokens minted for sessions)."""
 
 from __future__ import annotations
 
@@ -8,51 +9,40 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from roomkey import jws
 from roomkey.capabilities import Capability
 from roomkey.claims import Claims
-from roomkey.dialects import detect_dialect
 from roomkey.errors import (
-    AuthenticationError,
     BannedError,
     ForbiddenError,
     InvalidSessionError,
     NotInRoomError,
     RejectedError,
-    RevokedTokenError,
     RoomFullError,
-    RoomInactiveError,
     RoomLockedError,
-    TokenError,
-    UnknownRoomError,
     WrongRoomError,
 )
 from roomkey.grants import JoinMode
 from roomkey.minting import MintedToken
-from roomkey.revocation import InMemoryRevocations, Revocation
 from roomkey.service.admission.bus import AdmissionBus, InMemoryBus
 from roomkey.service.admission.credentials import SessionCredentials
-from roomkey.service.admission.events import EVERYONE, Audience, Event, EventType, only
+from roomkey.service.admission.events import EventType, only
 from roomkey.service.admission.issuing import SessionTokens
+from roomkey.service.admission.joining import JoinVerifier, new_session
+from roomkey.service.admission.lifecycle import SessionLifecycle
 from roomkey.service.admission.lobby import Lobby
 from roomkey.service.admission.moderation import Moderation
 from roomkey.service.admission.rules import Actor, RoomRules, grant_may_admit, rules_for
 from roomkey.service.admission.sessions import Session, SessionRegistry, SessionStatus
-from roomkey.service.auth import INVALID_OR_EXPIRED, Caller, token_from_header
+from roomkey.service.auth import Caller, token_from_header
 from roomkey.service.bans import BanService
 from roomkey.service.context import Context
-from roomkey.service.ids import new_id
 from roomkey.service.rooms import RoomService
 from roomkey.service.tokens import TokenService
 from roomkey.store import RoomRecord
-from roomkey.verifying import UNKNOWN_OR_BAD, VerifiedToken
 
 SESSION_TTL_S = 3600  # a session credential's lifetime; refresh gives a new one
 GRACE_S = 30.0  # how long a session may have no WebSocket before it ends as left
-FORGET_AFTER_S = 300.0  # ended sessions answer 409/their end for this long, then 401/404
 SESSION_PREFIX = "rks1."
-# ends of a knock the lobby does not announce itself (it does rejections, cancels, expiry)
-_NOT_BY_THE_LOBBY = frozenset({SessionStatus.REMOVED, SessionStatus.REPLACED, SessionStatus.LEFT})
 
 Authorizer = Callable[[str | None, Capability, str], Caller]
 
@@ -93,7 +83,7 @@ class SessionView:
     participant_token: MintedToken | None = None
 
 
-class AdmissionService:
+class AdmissionService(SessionLifecycle):
     """Joins, sessions and their events, over one :class:`AdmissionBus` per node."""
 
     def __init__(
@@ -114,6 +104,7 @@ class AdmissionService:
         key = ctx.box.derive_key("session-credentials")
         self.credentials = SessionCredentials(key, SESSION_TTL_S)
         self.issuing = SessionTokens(tokens, ctx.state)
+        self._joins = JoinVerifier(ctx, tokens, bans)
         self.grace_s = grace_s
         self.lobby = Lobby(self)
         self.moderation = Moderation(self)
@@ -149,12 +140,12 @@ class AdmissionService:
         :class:`RoomInactiveError`, :class:`UnknownRoomError`, :class:`BannedError`,
         :class:`RoomLockedError`, :class:`RoomFullError`, UnknownProjectError.
         """
-        project_id, verified = self._verify(token, room, project)
+        project_id, verified = self._joins.verify(token, room, project)
         claims = verified.claims
         identity = str(claims.identity)
         if self.bans.is_banned(project_id, room, identity):
             raise BannedError(f"{identity!r} is banned from room {room!r}", room=room)
-        session = self._new_session(project_id, room, verified)
+        session = new_session(project_id, room, verified, self.ctx.clock())
         rules = self.rules(project_id, room)
         if self._waits(session, rules, self.room_record(project_id, room)):
             return self._knock(session, claims, verified.kid)
@@ -168,60 +159,6 @@ class AdmissionService:
             self._credential(session),
             participants=self.visible(session.project_id, room, session.grant.moderate),
             participant_token=platform,
-        )
-
-    def _verify(self, token: str, room: str, named: str | None) -> tuple[str, VerifiedToken]:
-        project_id = self._project_of(token, named)
-        outcome = self.tokens.verify(token, project=project_id, room=room, scope="room")
-        if not outcome.valid or outcome.verified is None:
-            assert outcome.error is not None
-            if isinstance(outcome.error, RevokedTokenError):
-                self._refuse_if_banned(token, project_id, room)
-            raise _refusal(outcome.error)
-        return project_id, outcome.verified
-
-    def _refuse_if_banned(self, token: str, project_id: str, room: str) -> None:
-        """A banned identity's revoked token answers ``banned``, the reason that matters.
-
-        Only reached after every other check passed (revocation is the verifier's last step).
-        """
-        identity = self.tokens.verifier.verify_signature(token).claims.identity
-        if identity is not None and self.bans.is_banned(project_id, room, identity):
-            raise BannedError(f"{identity!r} is banned from room {room!r}", room=room)
-
-    def _project_of(self, token: str, named: str | None) -> str:
-        """The project named, else the one whose key signed the token (checked by verify)."""
-        if named is not None:
-            return self.tokens.bound_project(named)
-        try:
-            parsed = jws.parse(token, self.ctx.settings.max_token_bytes)
-            kid = parsed.kid or detect_dialect(parsed.payload).issuer(parsed.payload)
-        except TokenError as exc:
-            raise _refusal(exc) from exc
-        owner = self.ctx.state.project_of_key(kid) if kid else None
-        if owner is None:
-            raise _refusal(AuthenticationError(UNKNOWN_OR_BAD, reason="bad_signature"))
-        return owner.record.id
-
-    def _new_session(self, project_id: str, room: str, verified: VerifiedToken) -> Session:
-        claims = verified.claims
-        return Session(
-            id=new_id("ses"),
-            project_id=project_id,
-            room=room,
-            identity=str(claims.identity),
-            grant=claims.grant,
-            dialect=verified.dialect,
-            status=SessionStatus.WAITING,
-            created_at=self.ctx.clock(),
-            token_jti=claims.jti,
-            token_kid=verified.kid,
-            token_issued_at=claims.issued_at,
-            token_expires_at=claims.expires_at,
-            name=claims.name,
-            role=claims.role,
-            metadata=claims.metadata,
-            attributes=claims.attributes,
         )
 
     def _waits(self, session: Session, rules: RoomRules, record: RoomRecord | None) -> bool:
@@ -427,90 +364,6 @@ class AdmissionService:
         expires = self.ctx.now() + self.credentials.ttl_s
         return Refreshed(session, credential, expires, token, platform)
 
-    # ---- ending, revocation, sockets ------------------------------------------------------
-
-    def end(
-        self,
-        session: Session,
-        status: SessionStatus,
-        reason: str,
-        data: dict[str, Any] | None = None,
-    ) -> None:
-        """End a live session: it hears why (``removed`` / ``replaced``), the room that it left."""
-        was_admitted = session.status is SessionStatus.ADMITTED
-        was_waiting = session.status is SessionStatus.WAITING
-        session.status, session.reason, session.ended_at = status, reason, self.ctx.clock()
-        self.claims.pop(session.id, None)
-        self.platform_tokens.pop(session.id, None)
-        self._detached.pop(session.id, None)
-        self._ended[session.id] = session
-        told = {
-            SessionStatus.REPLACED: EventType.REPLACED,
-            SessionStatus.REMOVED: EventType.REMOVED,
-        }
-        if status in told:
-            self.publish(
-                session, told[status], {"reason": reason, **(data or {})}, only(session.id)
-            )
-        gone = {"session_id": session.id, "identity": session.identity, "reason": reason}
-        if was_admitted:
-            self.publish(session, EventType.PARTICIPANT_LEFT, gone)
-        elif was_waiting and status in _NOT_BY_THE_LOBBY:  # the knock is gone: tell admitters
-            self.publish(session, EventType.LOBBY_CANCELLED, gone, Audience(admitters=True))
-
-    def on_revoked(self, project_id: str, rule: Revocation) -> int:
-        """End every live session of the project that ``rule`` covers (``removed``,
-        reason ``revoked``); how many. Called by the RevocationService after a new rule."""
-        one = InMemoryRevocations()
-        one.add(rule)
-        ended = 0
-        for session_id, tokens in list(self.claims.items()):
-            session = self.registry.get(session_id)
-            if session is None or session.project_id != project_id or not session.live:
-                continue
-            if any(one(claims, kid) is not None for claims, kid in tokens):
-                self.end(session, SessionStatus.REMOVED, "revoked")
-                ended += 1
-        return ended
-
-    def _revoked(self, session: Session) -> Revocation | None:
-        check = self.ctx.project(session.project_id).revocations
-        for claims, kid in self.claims.get(session.id, []):
-            hit = check(claims, kid)
-            if hit is not None:
-                return hit
-        return None
-
-    def attach(self, session: Session) -> None:
-        """A WebSocket of the session opened."""
-        session.sockets += 1
-        session.last_seen = self.ctx.clock()
-        self._detached.pop(session.id, None)
-
-    def detach(self, session: Session) -> None:
-        """A WebSocket of the session closed; with none left, the grace period starts."""
-        session.sockets = max(0, session.sockets - 1)
-        session.last_seen = self.ctx.clock()
-        if session.sockets == 0 and session.live:
-            self._detached[session.id] = session.last_seen
-
-    def sweep(self) -> None:
-        """Expire due knocks, end sessions past their grace period, forget old ended ones."""
-        now = self.ctx.clock()
-        self.lobby.expire_due(now)
-        for session_id, since in list(self._detached.items()):
-            session = self.registry.get(session_id)
-            if session is not None and session.live and now - since >= self.grace_s:
-                if session.status is SessionStatus.WAITING:
-                    self.lobby.cancel(session, reason="disconnected")
-                else:
-                    self.end(session, SessionStatus.LEFT, "disconnected")
-        for session in [
-            s for s in self._ended.values() if (s.ended_at or 0) <= now - FORGET_AFTER_S
-        ]:
-            self._ended.pop(session.id, None)
-            self.registry.forget(session)
-
     def snapshot(self, session: Session) -> dict[str, Any]:
         """The room's state as ``session`` may see it (for ``resync``)."""
         record = self.room_record(session.project_id, session.room)
@@ -529,21 +382,6 @@ class AdmissionService:
                 state["lobby"] = [self.lobby.knock(s) for s in self.lobby.waiting(session)]
         return state
 
-    def publish(
-        self,
-        session: Session | Actor,
-        kind: EventType,
-        data: dict[str, Any],
-        audience: Audience = EVERYONE,
-    ) -> Event:
-        """Publish one event on the room's bus (hidden sessions' events marked ``hidden``)."""
-        if isinstance(session, Session) and session.grant.hidden:
-            data = {**data, "hidden": True}
-        event = Event(
-            kind, session.room, self.ctx.clock(), data, audience, project_id=session.project_id
-        )
-        return self.bus.publish(event)
-
 
 def _session_credential(authorization: str | None) -> str | None:
     """The ``rks1.`` credential of ``Authorization: Bearer rks1....``, if that is what it is."""
@@ -551,13 +389,3 @@ def _session_credential(authorization: str | None) -> str | None:
         return None
     token = token_from_header(authorization)
     return token if token.startswith(SESSION_PREFIX) else None
-
-
-def _refusal(error: Exception) -> Exception:
-    """A verifier's refusal as the join answers it: the room's state keeps its own code
-    (``room_inactive``, ``unknown_room``), any other reason is 401 naming the verifier's code."""
-    if isinstance(error, RoomInactiveError | UnknownRoomError | AuthenticationError):
-        return error
-    assert isinstance(error, TokenError)
-    details = {**error.details, "reason": error.code}
-    return AuthenticationError(f"{INVALID_OR_EXPIRED}: {error.message}", **details)

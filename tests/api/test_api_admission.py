@@ -287,3 +287,14 @@ async def test_a_participant_token_acts_directly_with_its_own_grant_only(
     room_admin = livekit(boot, "r1", "h", admin=True)  # LiveKit's roomAdmin, used as it is
     removed = await client.delete("/v1/rooms/r1/participants/g", headers=bearer(room_admin))
     assert removed.status_code == 200 and removed.json()["banned"] is False
+
+
+async def test_the_join_answers_have_the_documented_shapes(
+    client: httpx.AsyncClient, boot: Bootstrap
+) -> None:
+    host = await join(client, "r1", vs(boot, "h", "allow_mod"))
+    assert set(host) == {"status", "session_id", "session_token", "participant", "participants"}
+    assert set(host["participant"]) >= {"identity", "name", "role", "grant", "joined_at"}
+    assert host["participant"]["name"] is None  # VideoSDK carries no name: null, not absent
+    guest = await join(client, "r1", vs(boot, "g", "ask_join"), 202)
+    assert set(guest) == {"status", "session_id", "session_token", "position"}

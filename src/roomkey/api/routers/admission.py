@@ -84,7 +84,7 @@ def _join_token(request: Request, body: JoinRequest) -> str:
 @router.post(
     "/rooms/{room}/join",
     response_model=JoinPublic,
-    response_model_exclude_none=True,
+    response_model_exclude_unset=True,
     operation_id="join_room",
     responses={202: {"model": JoinPublic, "description": "Waiting in the lobby"}},
     openapi_extra=body_doc(JoinRequest),
@@ -102,18 +102,20 @@ async def join_room(
     403 `banned`, `room_locked`, `room_full`; 409 `room_inactive`)."""
     joined = await service.admission.join(_join_token(request, body), room, project=body.project)
     session = joined.session
-    response.status_code = 200 if joined.status == "admitted" else 202
-    admitted = joined.status == "admitted"
-    platform = joined.participant_token
-    return JoinPublic(
+    answer = JoinPublic(
         status=joined.status,
         session_id=session.id,
         session_token=joined.session_token,
-        position=joined.position,
-        participant=participant(session.public()) if admitted else None,
-        participants=[participant(p) for p in joined.participants] if admitted else None,
-        participant_token=platform.token if platform is not None else None,
     )
+    if joined.status == "waiting":
+        response.status_code = 202
+        answer.position = joined.position
+        return answer
+    answer.participant = participant(session.public())
+    answer.participants = [participant(p) for p in joined.participants]
+    if joined.participant_token is not None:
+        answer.participant_token = joined.participant_token.token
+    return answer
 
 
 @router.get(

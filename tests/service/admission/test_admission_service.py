@@ -384,3 +384,14 @@ async def test_a_snapshot_shows_what_the_session_may_see(
     assert (
         waiting["status"] == "waiting" and waiting["participants"] == [] and "lobby" not in waiting
     )
+
+
+async def test_an_expired_knock_cannot_be_admitted_even_before_the_sweep(
+    service: RoomkeyService, boot: Bootstrap, clock: Clock
+) -> None:
+    host = await service.admission.join(native(boot, clock.now, "r1", "h", "host"), "r1")
+    guest = await service.admission.join(native(boot, clock.now, "r1", "g", join="ask"), "r1")
+    clock.advance(300)  # the default wait, five minutes; no sweep ran
+    with pytest.raises(AlreadyDecidedError) as late:
+        await service.admission.lobby.admit(actor(host.session), guest.session.id)
+    assert late.value.details["status"] == "expired"

@@ -7,6 +7,7 @@ the waiting participant may cancel. Decisions reach the waiter (``only``) and th
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from roomkey.errors import AlreadyDecidedError, NotInRoomError
@@ -30,8 +31,8 @@ class Lobby:
 
     def waiting(self, where: Session | Actor) -> list[Session]:
         """The room's knocks, oldest first (expired ones are expired first)."""
-        self.expire_due(self.admission.ctx.clock())
         sessions = self.admission.registry.in_room(where.project_id, where.room)
+        self.expire_due(self.admission.ctx.clock(), sessions)  # this room's only: lazily
         return [s for s in sessions if s.status is SessionStatus.WAITING]
 
     def position(self, session: Session) -> int:
@@ -92,11 +93,13 @@ class Lobby:
         self._close(waiter, SessionStatus.CANCELLED, reason, waiter.identity)
         return waiter
 
-    def expire_due(self, now: float) -> int:
-        """Expire every knock that waited longer than its room allows; how many."""
+    def expire_due(self, now: float, sessions: Iterable[Session] | None = None) -> int:
+        """Expire every knock (of ``sessions``, default all on this node) that waited longer
+        than its room allows; how many."""
+        pool = self.admission.live_sessions() if sessions is None else sessions
         due = [
             s
-            for s in self.admission.live_sessions()
+            for s in pool
             if s.status is SessionStatus.WAITING and now - s.created_at >= self._timeout(s)
         ]
         for session in due:
@@ -112,10 +115,10 @@ class Lobby:
 
     def _undecided(self, actor: Actor, session_id: str) -> Session:
         actor.require_admit(self.admission.admit_policy(actor.project_id, actor.room))
-        self.expire_due(self.admission.ctx.clock())
         waiter = self.admission.registry.get(session_id)
         if waiter is None or (waiter.project_id, waiter.room) != (actor.project_id, actor.room):
             raise NotInRoomError(f"no knock {session_id!r} in room {actor.room!r}")
+        self.expire_due(self.admission.ctx.clock(), [waiter])
         self._still_waiting(waiter)
         return waiter
 

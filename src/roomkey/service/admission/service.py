@@ -273,7 +273,7 @@ class AdmissionService(SessionLifecycle):
         """What the holder of ``session`` may know of it: status, lobby position, platform
         token once admitted. Raises :class:`RejectedError` for a rejected knock."""
         if session.status is SessionStatus.WAITING:
-            self.lobby.expire_due(self.ctx.clock())
+            self.lobby.expire_due(self.ctx.clock(), [session])
         if session.status is SessionStatus.REJECTED:
             raise RejectedError(f"the knock was rejected: {session.reason}", reason=session.reason)
         position = self.lobby.position(session) if session.status is SessionStatus.WAITING else None

@@ -17,7 +17,6 @@ from roomkey.secretbox import SecretBox
 from roomkey.service.admission.service import AdmissionService
 from roomkey.service.audit import AuditWriter
 from roomkey.service.auth import Caller, authenticate, authorize
-from roomkey.service.bans import BanService
 from roomkey.service.context import Context
 from roomkey.service.keys import KeyService
 from roomkey.service.projects import Bootstrap, ProjectService
@@ -86,7 +85,6 @@ class RoomkeyService:
         self.rooms = RoomService(ctx)
         self.roles = RoleService(ctx)
         self.revocations = RevocationService(ctx)
-        self.bans = BanService(ctx, self.revocations)
         self.audit = AuditWriter(ctx.store, ctx.settings.audit_batch_max)
         self.tokens = TokenService(ctx, self.keys, self.rooms, self.audit)
         self.admission = AdmissionService(ctx, self.tokens, self.rooms, self.bans, self._moderator)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from typing import Any
 
 from roomkey.claims import check_metadata, check_text
@@ -92,13 +91,6 @@ class RoomService:
         """Deactivate a room: tokens for it are refused from now on."""
         room = await self.get(project_id, room_id)
         updated = await self.ctx.store.deactivate_room(project_id, room.id, now=self.ctx.now())
-        self.ctx.state.put_room(updated)
-        return updated
-
-    async def set_locked(self, project_id: str, room_id: str, locked: bool) -> RoomRecord:
-        """TEMP (until h6 persists it): lock or unlock a room, in memory only."""
-        room = await self.get(project_id, room_id)
-        updated = dataclasses.replace(room, locked=locked)
         self.ctx.state.put_room(updated)
         return updated
 

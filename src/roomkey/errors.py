@@ -234,15 +234,6 @@ class ForbiddenError(RoomkeyError):
     code = "forbidden"
 
 
-class BannedError(RoomkeyError):
-    """The identity is banned from the room: no admission and no new token until it is lifted.
-
-    ``details.room`` and ``details.identity`` say which ban.
-    """
-
-    code = "banned"
-
-
 class ProjectRequiredError(RoomkeyError):
     """The server holds several projects and the verification names none."""
 
@@ -342,7 +333,64 @@ class InternalServerError(RoomkeyError):
     code = "internal_error"
 
 
+# ---- admission (joining a room, the lobby, moderation of live sessions) ---------------------
+
+
+class AdmissionError(RoomkeyError):
+    """Base for refusals of the admission server (each raised one has a more precise code)."""
+
+    code = "admission_refused"
+
+
+class RejectedError(AdmissionError):
+    """A moderator rejected the knock (``details.reason`` when one was given)."""
+
+    code = "rejected"
+
+
+class BannedError(AdmissionError):
+    """The identity is banned from the room: no admission and no new token until it is lifted.
+
+    ``details.room`` and ``details.identity`` say which ban.
+    """
+
+    code = "banned"
+
+
+class RoomLockedError(AdmissionError):
+    """The room is locked and this join cannot wait in its lobby."""
+
+    code = "room_locked"
+
+
+class RoomFullError(AdmissionError):
+    """The room holds its maximum of admitted participants (``details.max_participants``)."""
+
+    code = "room_full"
+
+
+class AlreadyDecidedError(AdmissionError):
+    """A knock was already admitted, rejected, cancelled or expired: the first decision won."""
+
+    code = "already_decided"
+
+
+class NotInRoomError(AdmissionError):
+    """No live session of that identity (or id) is in the room."""
+
+    code = "not_in_room"
+
+
+class ModerationRefusedError(AdmissionError):
+    """A moderation rule forbids the change (granting more than one holds, acting on the host,
+    moderating oneself up); ``details.rule`` names it."""
+
+    code = "moderation_refused"
+
+
 __all__ = [
+    "AdmissionError",
+    "AlreadyDecidedError",
     "AuditUnavailableError",
     "AuthenticationError",
     "BadSignatureError",
@@ -370,13 +418,18 @@ __all__ = [
     "MetadataTooLargeError",
     "MethodNotAllowedError",
     "MissingClaimError",
+    "ModerationRefusedError",
     "NestedTooDeepError",
     "NotFoundError",
+    "NotInRoomError",
     "NotReadyError",
     "ProjectRequiredError",
     "RateLimitedError",
+    "RejectedError",
     "RevokedTokenError",
+    "RoomFullError",
     "RoomInactiveError",
+    "RoomLockedError",
     "RoomkeyError",
     "StoreError",
     "TokenError",

@@ -83,6 +83,7 @@ def _paths_for(a: Tenant) -> list[tuple[str, str]]:
         "identity": "alice",
         "name": "presenter",
         "revocation_id": a.revocation,
+        "session_id": "ses_none",
     }
     out = []
     for route in api_routes(ROUTERS):

@@ -15,6 +15,7 @@ from fastapi import APIRouter
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
+from roomkey.api.actors import RoomActor
 from roomkey.api.deps import Requires
 from roomkey.capabilities import CRAWLER_CAPABILITIES, LIVEKIT_FLAGS, Capability
 
@@ -28,15 +29,34 @@ PUBLIC_OPERATIONS: dict[str, str] = {
     "when sent, needs tokens:verify and fixes the project",
     "rtc_validate": "LiveKit-style validation with the participant's token",
     "sandbox_token": "development sandbox, off by default, per project",
+    "join_room": "the participant's own token, verified with every check",
+    "get_session": "the session's own credential (`session_token`)",
+    "leave_session": "the session's own credential (`session_token`)",
+    "cancel_knock": "the waiting session's own credential (`session_token`)",
+    "refresh_session": "the session's own credential (`session_token`)",
 }
+# Public operations that act on one session with its own credential instead of a capability.
+SESSION_OPERATIONS = frozenset({"get_session", "leave_session", "cancel_knock", "refresh_session"})
 OPTIONAL_REQUIREMENTS: dict[str, Capability] = {"verify_token": Capability.TOKENS_VERIFY}
 
 
-def requirement(route: APIRoute) -> Requires | None:
-    """The route's :class:`Requires` dependency, if it declares one."""
-    found = [d.call for d in _walk(route.dependant) if isinstance(d.call, Requires)]
+# A route's declared requirement: a capability, or a live room's actor (a session of the room,
+# or a server token with rooms:moderate for it).
+Requirement = Requires | RoomActor
+
+
+def requirement(route: APIRoute) -> Requirement | None:
+    """The route's :class:`Requires` or :class:`RoomActor` dependency, if it declares one."""
+    found = [d.call for d in _walk(route.dependant) if isinstance(d.call, Requires | RoomActor)]
     assert len(found) <= 1, f"{route.path} declares several capabilities"
     return found[0] if found else None
+
+
+def _stated(needed: Requirement) -> str:
+    """How a requirement reads in a description or a table cell."""
+    if isinstance(needed, RoomActor):
+        return needed.describe()
+    return f"`{needed.capability.value}`"
 
 
 def _walk(dependant: Dependant) -> Iterator[Dependant]:
@@ -69,7 +89,7 @@ def annotate(routers: Sequence[APIRouter]) -> None:
 def _note(route: APIRoute) -> str:
     needed = requirement(route)
     if needed is not None:
-        return f"**requires:** `{needed.capability.value}`"
+        return f"**requires:** {_stated(needed)}"
     optional = OPTIONAL_REQUIREMENTS.get(route.operation_id or "")
     reason = PUBLIC_OPERATIONS.get(route.operation_id or "", "")
     if optional is not None:
@@ -208,7 +228,7 @@ def render(routers: Sequence[APIRouter]) -> str:
             cells = [_public_cell(route), "any", "any"]
         else:
             cap = needed.capability
-            cells = [f"`{cap.value}`", livekit_shape(cap), videosdk_shape(cap)]
+            cells = [_stated(needed), livekit_shape(cap), videosdk_shape(cap)]
         for method in sorted(route.methods or ()):
             row = [method, f"`{route.path}`", f"`{route.operation_id}`", *cells]
             lines.append("| " + " | ".join(row) + " |")
@@ -216,8 +236,13 @@ def render(routers: Sequence[APIRouter]) -> str:
 
 
 def _public_cell(route: APIRoute) -> str:
-    optional = OPTIONAL_REQUIREMENTS.get(route.operation_id or "")
-    return f"none (`{optional.value}` if a token is sent)" if optional else "none"
+    operation = route.operation_id or ""
+    optional = OPTIONAL_REQUIREMENTS.get(operation)
+    if optional is not None:
+        return f"none (`{optional.value}` if a token is sent)"
+    if operation in SESSION_OPERATIONS:
+        return "none: the session's own `session_token`"
+    return "none"
 
 
 def _main() -> None:

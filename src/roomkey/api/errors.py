@@ -86,6 +86,14 @@ HTTP_STATUS: dict[str, int] = {
     "method_not_allowed": 405,
     "http_error": 400,  # answered with the framework's own status, a 4xx
     "internal_error": 500,
+    # admission: a join refused, a knock decided twice, a moderation rule
+    "admission_refused": 403,
+    "rejected": 403,
+    "room_locked": 403,
+    "room_full": 403,
+    "already_decided": 409,
+    "not_in_room": 404,
+    "moderation_refused": 403,
 }
 
 

@@ -289,6 +289,24 @@ class ProjectSettingsUpdate(Strict):
         description="Let a VideoSDK token without `roles` call the API with the crawler role's "
         "rights (rooms:read, rooms:write, tokens:issue, tokens:verify); off by default.",
     )
+    admit_policy: Literal["direct", "moderators", "admins"] | None = Field(
+        None,
+        description="Who may admit from a lobby: holders of `join: direct` (default), "
+        "moderators, or admins; a room's metadata `admission` object may override it.",
+    )
+    platform_token: Literal["native", "livekit", "videosdk", "huddle01"] | None = Field(
+        None,
+        description="On admission, hand out a participant token in this format "
+        "(`participant_token`); unset: none. A room's metadata `admission` may override it.",
+    )
+    knock_timeout_s: int | None = Field(
+        None, ge=5, le=24 * 3600, description="How long a knock waits before it expires."
+    )
+    locked_lobby: bool | None = Field(
+        None,
+        description="A locked room holds joiners in its lobby (default); false: it refuses "
+        "them with 403 `room_locked`.",
+    )
 
 
 class ProjectCreate(Strict):

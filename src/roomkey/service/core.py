@@ -14,6 +14,7 @@ from roomkey.errors import ConfigurationError, NotReadyError
 from roomkey.grants import Scope
 from roomkey.minting import TokenMinter
 from roomkey.secretbox import SecretBox
+from roomkey.service.admission.service import AdmissionService
 from roomkey.service.audit import AuditWriter
 from roomkey.service.auth import Caller, authenticate, authorize
 from roomkey.service.bans import BanService
@@ -31,6 +32,7 @@ from roomkey.store import Store, open_store, upgrade
 log = logging.getLogger("roomkey.service")
 DEV_PROJECT = "dev"
 HOUSEKEEPING_INTERVAL_S = 60.0
+SWEEP_INTERVAL_S = 1.0  # knock expiry and the WebSocket grace period, to the second
 
 
 def open_secret_box(settings: ServerSettings) -> SecretBox:
@@ -87,10 +89,13 @@ class RoomkeyService:
         self.bans = BanService(ctx, self.rooms, self.revocations)
         self.audit = AuditWriter(ctx.store, ctx.settings.audit_batch_max)
         self.tokens = TokenService(ctx, self.keys, self.rooms, self.audit)
+        self.admission = AdmissionService(ctx, self.tokens, self.rooms, self.bans, self._moderator)
+        self.revocations.listeners.append(self.admission.on_revoked)
         self.bootstrap: Bootstrap | None = None
         self._refresher: asyncio.Task[None] | None = None
         self._loaded_revision: int | None = None  # the store's state revision in memory now
         self._housekeeper: asyncio.Task[None] | None = None
+        self._sweeper: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(
@@ -123,6 +128,7 @@ class RoomkeyService:
             return service
         service.audit.start()
         service._housekeeper = asyncio.get_running_loop().create_task(service._housekeeping())
+        service._sweeper = asyncio.get_running_loop().create_task(service._sweeping())
         if settings.workers > 1 or not service.ctx.settings.resolved_database_url().startswith(
             "sqlite"
         ):
@@ -131,7 +137,7 @@ class RoomkeyService:
 
     async def close(self) -> None:
         """Flush the audit log, stop refreshing, close the store."""
-        for task in (self._refresher, self._housekeeper):
+        for task in (self._refresher, self._housekeeper, self._sweeper):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -216,6 +222,14 @@ class RoomkeyService:
             except Exception as exc:  # retried at the next tick
                 log.warning("revocation pruning failed: %s", type(exc).__name__)
 
+    async def _sweeping(self) -> None:
+        while True:
+            await asyncio.sleep(SWEEP_INTERVAL_S)
+            try:
+                self.admission.sweep()
+            except Exception as exc:  # retried at the next tick
+                log.warning("admission sweep failed: %s", type(exc).__name__)
+
     async def prune_revocations(self) -> int:
         """Forget revocations that no longer cover any valid token, in memory and in the store."""
         now = self.ctx.now()
@@ -286,6 +300,9 @@ class RoomkeyService:
         Raises AuthenticationError (no valid token) or ForbiddenError (``details.missing``).
         """
         return authorize(self.tokens.verifier, header, self.ctx.state, needed, room=room)
+
+    def _moderator(self, header: str | None, needed: Capability, room: str) -> Caller:
+        return self.authorize(header, needed, room=room)
 
     def admin_token(
         self,

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from roomkey.claims import check_text
 from roomkey.errors import InvalidClaimValueError
+from roomkey.revocation import Revocation
 from roomkey.service.context import Context
 from roomkey.service.ids import new_id
 from roomkey.service.state import to_rule
@@ -17,6 +20,8 @@ class RevocationService:
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
+        # called with (project id, rule) once a new rule is enforced (admission ends sessions)
+        self.listeners: list[Callable[[str, Revocation], object]] = []
 
     async def revoke(
         self,
@@ -56,7 +61,9 @@ class RevocationService:
         )
         async with self.ctx.write_lock:
             stored = await self.ctx.store.add_revocation(record)
-            self.ctx.project(project_id).revocations.add(to_rule(stored))
+            rule = self.ctx.project(project_id).revocations.add(to_rule(stored))
+        for listener in self.listeners:
+            listener(project_id, rule)
         return stored
 
     async def lift(self, project_id: str, revocation_id: str) -> RevocationRecord:

@@ -35,6 +35,14 @@ class ProjectSettings:
     is_admin: bool = False
     # whether a VideoSDK token without `roles` may call the API (with the crawler role's rights)
     videosdk_roleless_api: bool = False
+    # who may admit from a room's lobby: direct (holders of join: direct), moderators, admins
+    admit_policy: str = "direct"
+    # the format of the platform token handed out on admission (e.g. "livekit"); None: none
+    platform_token: str | None = None
+    # how long a knock waits in the lobby before it expires
+    knock_timeout_s: int = 300
+    # a locked room holds joiners in its lobby; when false it refuses them (room_locked)
+    locked_lobby: bool = True
 
     def to_json(self) -> JSONObject:
         """The settings as a JSON-safe dict."""

@@ -137,10 +137,31 @@ class _Duplicate(Exception):
     pass
 
 
+# The integers orjson reads exactly; beyond them it gives a float, silently changing the value.
+_INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
+
+
+def _exact_int(text: str) -> int:
+    value = int(text)
+    if not _INT_MIN <= value <= _INT_MAX:
+        raise _OutOfRange
+    return value
+
+
+class _OutOfRange(Exception):
+    pass
+
+
 def _check_no_duplicates(raw: bytes, what: str) -> None:
+    """The exact checker: duplicate member names, and integers that would not read back as
+    written (both are refused rather than read some way the signer did not mean)."""
     try:
-        json.loads(raw, object_pairs_hook=_reject_duplicates)
+        json.loads(raw, object_pairs_hook=_reject_duplicates, parse_int=_exact_int)
     except _Duplicate:
         raise MalformedTokenError(f"{what} has a duplicate member name") from None
+    except _OutOfRange:
+        raise MalformedTokenError(
+            f"{what} holds an integer outside the 64-bit range, which cannot be read exactly"
+        ) from None
     except ValueError as exc:  # pragma: no cover - orjson accepted it, json should too
         raise MalformedTokenError(f"{what} is not valid JSON") from exc

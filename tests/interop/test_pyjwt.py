@@ -27,6 +27,7 @@ from interop_support import (
 from roomkey import jws
 from roomkey.capabilities import CRAWLER_CAPABILITIES, Capability
 from roomkey.dialects import DIALECTS
+from roomkey.errors import MalformedTokenError
 from roomkey.grants import ALL_SOURCES, Grant, JoinMode, Scope, Source
 from roomkey.keys import KeyRing
 from roomkey.roles import PRESETS, Role
@@ -157,6 +158,7 @@ def test_roomkey_videosdk_tokens_match_the_seed_payload_field_for_field() -> Non
 
 texts = st.text(st.characters(exclude_categories=("C", "Z")), min_size=1, max_size=16)
 times = st.tuples(st.integers(0, 600), st.integers(0, 600), st.integers(1, 3600))
+int64 = st.integers(-(2**63), 2**64 - 1)
 
 
 @st.composite
@@ -188,7 +190,8 @@ def native_case(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any], Grant]
             optional={
                 "name": texts,
                 "role": texts,
-                "metadata": st.dictionaries(texts, st.integers() | texts, max_size=2),
+                # integers a 64-bit reader keeps exact (wider ones are refused: see below)
+                "metadata": st.dictionaries(texts, int64 | texts, max_size=2),
                 "attributes": st.dictionaries(texts, texts, max_size=2),
                 "room_config": st.dictionaries(texts, st.booleans(), max_size=2),
                 "kind": texts,
@@ -348,3 +351,13 @@ def test_pyjwt_minted_asymmetric_native_tokens_verify_in_roomkey(alg: str) -> No
     verified = TokenVerifier(KeyRing([key]), now=lambda: NOW).verify(token, room="standup")
     assert (verified.alg, verified.grant) == (alg, PRESETS[Role.LISTENER])
     assert jws.parse(token).header["kid"] == key.kid
+
+
+@pytest.mark.parametrize("number", [-(2**63) - 1, 2**64, 10**30])
+def test_an_integer_no_64_bit_reader_keeps_exact_is_refused_not_rounded(number: int) -> None:
+    # PyJWT (Python's json) writes any integer; read as a float it would silently change
+    payload = {"rk": 1, "iss": API_KEY, "sub": "alice", "jti": "j1", "iat": NOW, "exp": NOW + 60}
+    payload["metadata"] = {"n": number}
+    token = jwt.encode(payload, SECRET, algorithm="HS256", headers={"kid": API_KEY})
+    with pytest.raises(MalformedTokenError, match="64-bit"):
+        TokenVerifier(hmac_ring(), now=lambda: NOW).verify(token)

@@ -85,6 +85,10 @@ HTTP_STATUS: dict[str, int] = {
     "method_not_allowed": 405,
     "http_error": 400,  # answered with the framework's own status, a 4xx
     "internal_error": 500,
+    # live event streams: sent in an error frame over the WebSocket, never as an HTTP answer
+    "bad_frame": 400,
+    "unknown_message_type": 400,
+    "frame_too_large": 413,
 }
 
 

@@ -16,7 +16,16 @@ from roomkey.api.metrics import Metrics
 from roomkey.api.middleware import BodyLimit, Observe
 from roomkey.api.ratelimit import RateLimiter
 from roomkey.api.responses import FastJSONResponse
-from roomkey.api.routers import health, keys, project, revocations, roles, rooms, tokens
+from roomkey.api.routers import (
+    events,
+    health,
+    keys,
+    project,
+    revocations,
+    roles,
+    rooms,
+    tokens,
+)
 from roomkey.api.swagger import install_swagger_ui
 from roomkey.service import RoomkeyService, ServerSettings, load_settings
 
@@ -29,7 +38,9 @@ capability it requires (`requires: rooms:write`); a token without it gets 403 wi
 `{"error": code, "message": ..., "details": ...}`."""
 
 # Every router of the app, in inclusion order.
-ROUTERS = tuple(m.router for m in (tokens, keys, rooms, roles, revocations, project, health))
+ROUTERS = tuple(
+    m.router for m in (tokens, keys, rooms, roles, revocations, project, health, events)
+)
 
 
 def tune_garbage_collector() -> None:

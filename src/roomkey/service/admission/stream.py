@@ -76,6 +76,21 @@ class CloseCode(IntEnum):
     FLOOD = 4429
 
 
+# What each close code tells the client (docs/api.md is generated from it).
+CLOSE_MEANING: dict[CloseCode, str] = {
+    CloseCode.NORMAL: "the session ended (left, rejected, cancelled, expired) or the stream closed",
+    CloseCode.TOO_BIG: "a message was over the cap (an error frame `frame_too_large` first)",
+    CloseCode.SERVER_ERROR: "the server failed (error frame `internal_error`); reconnect",
+    CloseCode.SLOW_CONSUMER: "the socket did not keep up; reconnect with since",
+    CloseCode.BAD_FRAME: "the first message was not an auth message, or since is not a seq",
+    CloseCode.UNAUTHORIZED: "the credential is invalid, expired, ended, or of another room",
+    CloseCode.FORBIDDEN: "a server token without rooms:moderate for the room",
+    CloseCode.AUTH_TIMEOUT: "no auth message within the deadline",
+    CloseCode.ENDED: "the session was removed or replaced: do not reconnect",
+    CloseCode.FLOOD: "too many messages a second (an error frame `rate_limited` first)",
+}
+
+
 class TransportClosed(Exception):
     """The peer went away (raised by a :class:`Transport` on receive or send)."""
 
@@ -191,9 +206,25 @@ class EventStream:
             error = InternalServerError("the event stream failed; reconnect with since")
             await socket.finish(_Close(CloseCode.SERVER_ERROR, "server error", error))
 
-    async def refuse(self, transport: Transport, error: RoomkeyError, code: CloseCode) -> None:
-        """Close a socket before serving it (the route found the request unusable)."""
-        await _Socket(self, transport, "").finish(_Close(code, error.code, error))
+
+async def refuse(
+    transport: Transport,
+    error: RoomkeyError,
+    code: CloseCode,
+    limits: StreamLimits = StreamLimits(),
+) -> None:
+    """Close a socket that will not be served (the route found the request unusable), after
+    an error frame."""
+    await _finish(transport, _Close(code, error.code, error), limits.send_timeout_s)
+
+
+async def _finish(transport: Transport, close: _Close, timeout_s: float) -> None:
+    # a socket that takes no frame may not take the close either: give up on it then
+    with contextlib.suppress(TransportClosed, TimeoutError):
+        async with asyncio.timeout(timeout_s):
+            if close.error is not None:
+                await transport.send_json(error_frame(close.error))
+            await transport.close(int(close.code), close.reason)
 
 
 class _Socket:
@@ -242,13 +273,8 @@ class _Socket:
                     await task
 
     async def finish(self, close: _Close) -> None:
-        with contextlib.suppress(TransportClosed, _Close):
-            if close.error is not None:
-                await self.send(error_frame(close.error))
-        # a socket that takes no frame may not take the close either: give up on it then
-        with contextlib.suppress(TransportClosed, TimeoutError):
-            async with asyncio.timeout(self.stream.limits.send_timeout_s):
-                await self.transport.close(int(close.code), close.reason)
+        async with self.send_lock:
+            await _finish(self.transport, close, self.stream.limits.send_timeout_s)
 
     async def send(self, message: Mapping[str, Any]) -> None:
         # the pump and the reader both send; one frame at a time

@@ -314,6 +314,18 @@ async def test_the_query_strings_since_is_used_with_the_header(room: Room) -> No
     task.cancel()
 
 
+async def test_a_resume_longer_than_a_sockets_queue_is_delivered_whole(room: Room) -> None:
+    # regression: the replay went through the usual queue (256), overflowed at once and closed
+    # the socket as a slow consumer, so a client that missed 300 events could never catch up
+    _, credential = room.join("host")
+    for n in range(300):
+        room.publish(EventType.MUTED, n=n)
+    pipe, task = await _ready(room, credential, since=0)
+    assert [(await pipe.next())["seq"] for _ in range(300)] == list(range(1, 301))
+    assert pipe.closed is None
+    task.cancel()
+
+
 async def test_beyond_the_buffer_a_resync_carries_the_state(room: Room) -> None:
     room.bus = InMemoryBus(replay=2)
     host, credential = room.join("host")

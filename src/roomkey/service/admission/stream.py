@@ -53,12 +53,14 @@ from roomkey.errors import (
     RoomkeyError,
     UnknownMessageTypeError,
 )
-from roomkey.service.admission.bus import AdmissionBus, Subscription
+from roomkey.service.admission.bus import DEFAULT_QUEUE, AdmissionBus, Subscription
 from roomkey.service.admission.events import Event, EventType
 from roomkey.service.admission.sessions import Session, SessionStatus, accepts
 
 log = logging.getLogger("roomkey.admission.stream")
 SESSION_PREFIX = "rks1."
+# the most replayed events a resuming socket's queue makes room for (beyond: a resync anyway)
+MAX_BACKLOG = 65_536
 
 
 class CloseCode(IntEnum):
@@ -354,8 +356,11 @@ class _Socket:
         last = bus.last_seq(listener.project_id, self.room)
         # a ``since`` the room never reached (its counter restarted with the node) resyncs too
         ahead = since is not None and since > last
+        since = None if ahead else since
+        # room for the replay on top of the usual queue: a resume must not overflow at once
+        backlog = min(last - since, MAX_BACKLOG) if since is not None else 0
         subscription = bus.subscribe(
-            listener.project_id, self.room, accept, since=None if ahead else since
+            listener.project_id, self.room, accept, since=since, queue_size=DEFAULT_QUEUE + backlog
         )
         await self.send(
             {

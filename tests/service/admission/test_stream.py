@@ -283,6 +283,18 @@ async def test_the_socket_closes_after_the_event_that_ends_its_session(room: Roo
     assert room.detached == [guest.id]
 
 
+async def test_events_queued_before_the_ending_one_are_all_sent(room: Room) -> None:
+    # regression: the socket closed after the first event it sent once the session had ended,
+    # so the removed event itself (queued behind it) never reached the participant
+    guest, credential = room.join("guest")
+    pipe, task = await _ready(room, credential)
+    room.publish(EventType.PARTICIPANT_JOINED, identity="other")
+    guest.status = SessionStatus.REMOVED
+    room.publish(EventType.REMOVED, only(guest.id), session_id=guest.id)
+    assert [(await pipe.next())["type"] for _ in range(2)] == ["participant_joined", "removed"]
+    assert (await _ended(pipe, task))[0] == CloseCode.ENDED
+
+
 async def test_a_session_that_left_closes_normally(room: Room) -> None:
     guest, credential = room.join("guest")
     pipe, task = await _ready(room, credential)

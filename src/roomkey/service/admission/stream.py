@@ -382,7 +382,9 @@ class _Socket:
             if event is None or subscription.overflowed:
                 raise _ended_subscription(subscription)
             await self.send(event.to_json())
-            if session is not None and not session.live:
+            # the session ended: close once what was queued before (its ending event among
+            # them) is sent, not right after whichever event happened to be in flight
+            if session is not None and not session.live and subscription.queue.empty():
                 raise _ended(session)
 
     # ---- frames in ------------------------------------------------------------------------

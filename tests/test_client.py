@@ -314,3 +314,20 @@ def test_a_known_server_code_is_its_class() -> None:
     error = server_error({"error": "forbidden", "message": "no", "details": {"missing": "x"}}, 403)
     assert type(error) is ForbiddenError and error.details == {"missing": "x"}
     assert isinstance(server_error(b"<html>", 502), RemoteError)
+
+
+@pytest.mark.parametrize("reply", ["[1, 2]", "not json"])
+async def test_a_server_speaking_another_protocol_is_connection_failed(reply: str) -> None:
+    from websockets.asyncio.server import ServerConnection, serve
+
+    async def answer(ws: ServerConnection) -> None:
+        await ws.recv()
+        await ws.send(reply)
+        await ws.wait_closed()
+
+    async with serve(answer, "127.0.0.1", 0) as server:
+        port = next(iter(server.sockets)).getsockname()[1]
+        async with RoomClient(f"http://127.0.0.1:{port}", max_reconnects=1) as client:
+            client.use_session("r", "ses_1", "rks1.a.b")
+            with pytest.raises(ConnectionFailedError):
+                await _take(client.events(), 1)

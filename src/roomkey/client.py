@@ -350,6 +350,11 @@ class RoomClient:
                     await ws.send(orjson.dumps(self._auth_message()).decode())
                 async for raw in ws:
                     message = orjson.loads(raw)
+                    if not isinstance(message, dict):
+                        raise ConnectionFailedError(
+                            "the server sent a message that is not a JSON object",
+                            reason="protocol",
+                        )
                     kind = message.get("type")
                     if kind == "error":
                         error = message

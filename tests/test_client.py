@@ -155,6 +155,20 @@ async def test_wait_admitted_returns_the_admission_with_its_platform_token(
     assert admitted["participant_token"] == "lk.jwt"
 
 
+async def test_an_admission_before_the_socket_opened_is_seen(
+    url: str, admission: TestAdmission
+) -> None:
+    # regression: the lobby_admitted event went by before the socket subscribed, and the
+    # client waited for it until its timeout
+    guest, credential = admission.join("guest", join="ask")
+    guest.status = SessionStatus.ADMITTED
+    admission.publish(EventType.LOBBY_ADMITTED, audience=only(guest.id), session_id=guest.id)
+    async with RoomClient(url) as client:
+        client.use_session("r", guest.id, credential)
+        admitted = await client.wait_admitted(timeout_s=3)
+    assert admitted["type"] == "lobby_admitted" and admitted["session_id"] == guest.id
+
+
 async def test_a_rejection_is_an_error_with_the_servers_code(
     url: str, admission: TestAdmission
 ) -> None:

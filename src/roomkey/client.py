@@ -292,17 +292,20 @@ class RoomClient:
 
     async def _decision(self, session_id: str) -> Mapping[str, Any]:
         ends = {"lobby_rejected": "rejected", "lobby_cancelled": "cancelled", "removed": "removed"}
-        events = self.events()
+        frames = self._frames(self._room(None))
         try:
-            async for event in events:
-                kind = event.get("type")
-                if kind == "lobby_admitted" and event.get("session_id", session_id) == session_id:
-                    return event
+            async for frame in frames:
+                kind = frame.get("type")
+                if kind == "ready" and frame.get("status") == "admitted":
+                    # admitted before this socket opened: the event went by unseen
+                    return {"type": "lobby_admitted", "session_id": session_id}
+                if kind == "lobby_admitted" and frame.get("session_id", session_id) == session_id:
+                    return frame
                 if kind in ends:
-                    reason = event.get("reason") or ends[str(kind)]
+                    reason = frame.get("reason") or ends[str(kind)]
                     raise error_for(ends[str(kind)], str(reason), status=403)
         finally:
-            await events.aclose()
+            await frames.aclose()
         raise StreamClosedError("the event stream ended before a decision", reason=self.ended)
 
     async def events(
@@ -314,15 +317,24 @@ class RoomClient:
         refused stream (``invalid_session``, ``forbidden``, ...), :class:`ConnectionFailedError`
         after ``max_reconnects`` failed attempts in a row.
         """
-        room = self._room(room)
         if since is not None:
             self.last_seq = since
+        frames = self._frames(self._room(room))
+        try:
+            async for frame in frames:
+                if frame.get("type") != "ready":
+                    yield frame
+        finally:
+            await frames.aclose()
+
+    async def _frames(self, room: str) -> AsyncGenerator[dict[str, Any]]:
+        """Events and each connection's ``ready``, across reconnections."""
         failures = 0
         while self.ended is None:
             try:
-                async for event in self._one_connection(room):
+                async for frame in self._one_connection(room):
                     failures = 0
-                    yield event
+                    yield frame
             except _Retry as retry:
                 failures += 1
                 if failures > self.max_reconnects:
@@ -362,6 +374,7 @@ class RoomClient:
                         # from here on nothing is missed, even if no event comes before a drop
                         if self.last_seq is None:
                             self.last_seq = message.get("last_seq")
+                        yield message
                     elif kind != "pong":
                         self.last_seq = message.get("seq", self.last_seq)
                         yield message

@@ -315,7 +315,8 @@ class RoomClient:
 
         Ends when the session ends (removed, replaced, left); raises the server's error for a
         refused stream (``invalid_session``, ``forbidden``, ...), :class:`ConnectionFailedError`
-        after ``max_reconnects`` failed attempts in a row.
+        when the server cannot be reached, or after ``max_reconnects`` failed reconnections
+        in a row once the stream was open.
         """
         if since is not None:
             self.last_seq = since
@@ -329,15 +330,16 @@ class RoomClient:
 
     async def _frames(self, room: str) -> AsyncGenerator[dict[str, Any]]:
         """Events and each connection's ``ready``, across reconnections."""
-        failures = 0
+        failures, connected = 0, False
         while self.ended is None:
             try:
                 async for frame in self._one_connection(room):
-                    failures = 0
+                    failures, connected = 0, True
                     yield frame
             except _Retry as retry:
                 failures += 1
-                if failures > self.max_reconnects:
+                # a server that never answered is reported at once; a dropped stream is retried
+                if not connected or failures > self.max_reconnects:
                     raise ConnectionFailedError(
                         f"the event stream failed {failures} times in a row: {retry}",
                         reason=str(retry),

@@ -28,7 +28,7 @@ from roomkey.service.admission import (
     SessionStatus,
 )
 from roomkey.service.admission.events import EVERYONE, Audience
-from roomkey.service.admission.stream import StreamLimits
+from roomkey.service.admission.protocol import StreamLimits
 
 
 @dataclass

@@ -14,7 +14,7 @@ from roomkey.api.app import create_app
 from roomkey.api.errors import HTTP_STATUS
 from roomkey.claims import MAX_CLAIM_DEPTH
 from roomkey.service import load_settings, settings_table
-from roomkey.service.admission.stream import CLOSE_MEANING, StreamLimits
+from roomkey.service.admission.protocol import CLOSE_MEANING, StreamLimits
 
 INTRO = f"""# roomkey HTTP API reference
 

@@ -29,12 +29,8 @@ from roomkey.service.admission import (
     SessionStatus,
 )
 from roomkey.service.admission.events import ADMITTERS, EVERYONE, only
-from roomkey.service.admission.stream import (
-    CloseCode,
-    EventStream,
-    StreamLimits,
-    TransportClosed,
-)
+from roomkey.service.admission.protocol import CloseCode, StreamLimits, TransportClosed
+from roomkey.service.admission.stream import EventStream
 
 WAIT_S = 2.0
 

@@ -1,7 +1,7 @@
 """``GET /v1/rooms/{room}/events``: a room's live events over a WebSocket.
 
 The protocol (authentication, resume, frames, close codes) is
-:mod:`roomkey.service.admission.stream`'s; this route adapts Starlette's socket to it and wires
+:mod:`roomkey.service.admission.protocol`'s; this route adapts Starlette's socket to it and wires
 it to ``service.admission`` (its ``authenticate_session``, ``bus``, ``snapshot``, ``attach``,
 ``detach`` and ``admit_policy``) and to the caller pipeline for watchers (a server token with
 ``rooms:moderate`` for the room). The socket is accepted before anything is checked, so that
@@ -22,14 +22,13 @@ from roomkey.api.deps import authorization_header
 from roomkey.capabilities import Capability
 from roomkey.errors import InternalServerError, RoomkeyError
 from roomkey.service import RoomkeyService
-from roomkey.service.admission.stream import (
+from roomkey.service.admission.protocol import (
     CloseCode,
-    EventStream,
     StreamLimits,
     TransportClosed,
     parse_since,
-    refuse,
 )
+from roomkey.service.admission.stream import EventStream, refuse
 
 router = APIRouter(tags=["events"])
 PATH = "/v1/rooms/{room}/events"
@@ -91,7 +90,7 @@ def event_stream(service: RoomkeyService) -> EventStream | None:
 
 @router.websocket(PATH, name="room_events")
 async def room_events(websocket: WebSocket, room: str) -> None:
-    """A room's live events (see :mod:`roomkey.service.admission.stream`)."""
+    """A room's live events (see :mod:`roomkey.service.admission.protocol`)."""
     await websocket.accept()
     transport = StarletteTransport(websocket)
     stream = event_stream(websocket.app.state.service)

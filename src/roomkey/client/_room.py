@@ -1,24 +1,4 @@
-"""An asyncio client for roomkey's admission API: join, wait in the lobby, watch events, moderate.
-
-::
-
-    async with RoomClient("https://roomkey.example") as client:
-        joined = await client.join("standup", participant_token)
-        if joined.status == "waiting":
-            admitted = await client.wait_admitted(timeout_s=300)
-        async for event in client.events():
-            ...
-
-Every failure is a :class:`~roomkey.errors.RoomkeyError`, translated once, here: an error answer
-of the server becomes the roomkey error class of its code (``error.code`` is the server's code,
-``error.details`` its details; a code this version does not know is a :class:`RemoteError`
-carrying it), and a network or protocol failure is a :class:`ConnectionFailedError`. No httpx or
-websockets exception reaches the caller. ``websockets`` is imported only by :meth:`events`.
-
-The event stream authenticates with its first message (the credential is never in the URL)
-and, when the server drops it for a reason worth retrying (slow consumer, server error, lost
-connection), reconnects with ``since`` = the last ``seq`` seen, so no event is missed.
-"""
+"""The room client: HTTP calls and the event stream (see :mod:`roomkey.client`)."""
 
 from __future__ import annotations
 
@@ -33,7 +13,15 @@ from urllib.parse import quote
 import httpx
 import orjson
 
-from roomkey import errors
+from roomkey.client._errors import (
+    ClientError,
+    ConnectionFailedError,
+    NotJoinedError,
+    StreamClosedError,
+    WaitTimeoutError,
+    error_for,
+    server_error,
+)
 from roomkey.errors import RoomkeyError
 
 DEFAULT_TIMEOUT_S = 10.0
@@ -42,81 +30,6 @@ MAX_RECONNECTS = 5
 RETRY_CLOSE_CODES = frozenset({1001, 1006, 1011, 1012, 1013})
 # close codes that end the stream for good without an error: the session is over
 END_CLOSE_CODES = frozenset({1000, 4409})
-
-
-class ClientError(RoomkeyError):
-    """A failure on the client's side of the admission API."""
-
-    code = "client_error"
-
-
-class ConnectionFailedError(ClientError):
-    """The server cannot be reached, or the connection failed mid-way (``details.reason``)."""
-
-    code = "connection_failed"
-
-
-class StreamClosedError(ClientError):
-    """The server closed the event stream without saying why (``details.close_code``)."""
-
-    code = "stream_closed"
-
-
-class WaitTimeoutError(ClientError):
-    """No lobby decision arrived within the wait (``details.timeout_s``)."""
-
-    code = "wait_timeout"
-
-
-class NotJoinedError(ClientError):
-    """A call that needs a session (events, refresh, leave) before :meth:`RoomClient.join`."""
-
-    code = "not_joined"
-
-
-class RemoteError(RoomkeyError):
-    """A server error whose code this client does not know; ``code`` is the server's."""
-
-    code = "remote_error"
-
-    def __init__(self, message: str, code: str, **details: Any) -> None:
-        super().__init__(message, **details)
-        # the server's code, not the class's: callers compare error.code with the API's docs
-        object.__setattr__(self, "code", code)
-
-
-def _classes_by_code() -> dict[str, type[RoomkeyError]]:
-    found: dict[str, type[RoomkeyError]] = {}
-    for name in errors.__all__:
-        cls = getattr(errors, name)
-        if isinstance(cls, type) and issubclass(cls, RoomkeyError):
-            found[cls.code] = cls
-    return found
-
-
-_BY_CODE = _classes_by_code()
-
-
-def server_error(document: object, status: int | None = None) -> RoomkeyError:
-    """The roomkey error for an error document ``{"error", "message", "details"}``."""
-    body = document if isinstance(document, Mapping) else {}
-    raw = body.get("details")
-    return error_for(
-        str(body.get("error") or f"http_{status}"),
-        str(body.get("message") or f"the server answered HTTP {status}"),
-        dict(raw) if isinstance(raw, Mapping) else {},
-        status,
-    )
-
-
-def error_for(
-    code: str, message: str, details: Mapping[str, Any] | None = None, status: int | None = None
-) -> RoomkeyError:
-    """The roomkey error class of ``code`` (a :class:`RemoteError` for an unknown one)."""
-    cls = _BY_CODE.get(code)
-    if cls is None:
-        return RemoteError(message, code, status=status, **(details or {}))
-    return cls(message, **(details or {}))
 
 
 @dataclass(frozen=True, slots=True)
@@ -445,17 +358,3 @@ def _ws_url(base_url: str) -> str:
 
 def _seg(value: str) -> str:
     return quote(value, safe="")
-
-
-__all__ = [
-    "ClientError",
-    "ConnectionFailedError",
-    "JoinResult",
-    "NotJoinedError",
-    "RemoteError",
-    "RoomClient",
-    "StreamClosedError",
-    "WaitTimeoutError",
-    "error_for",
-    "server_error",
-]

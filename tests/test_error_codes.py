@@ -18,8 +18,8 @@ from roomkey.errors import RoomkeyError
 SRC = Path(roomkey.__file__).resolve().parent
 # alembic's env.py runs migrations when imported; it defines no error
 NOT_IMPORTED = ("roomkey.store.migrations",)
-# the CLI's own input errors never reach the HTTP API, so they have no status
-CLIENT_SIDE = "roomkey.cli."
+# the CLI's own input errors and the Python client's never reach the HTTP API: no status
+CLIENT_SIDE = ("roomkey.cli.", "roomkey.client")
 
 
 def _every_error_class() -> list[type[RoomkeyError]]:

@@ -388,11 +388,33 @@ class ModerationRefusedError(AdmissionError):
     code = "moderation_refused"
 
 
+# ---- live event streams (WebSocket frames a client sends) -----------------------------------
+
+
+class BadFrameError(RoomkeyError):
+    """A WebSocket message that is not a JSON object with a string ``type``."""
+
+    code = "bad_frame"
+
+
+class UnknownMessageTypeError(BadFrameError):
+    """A WebSocket message whose ``type`` the server does not know (``details.type``)."""
+
+    code = "unknown_message_type"
+
+
+class FrameTooLargeError(BadFrameError):
+    """A WebSocket message over the stream's cap (``details.limit``, in bytes)."""
+
+    code = "frame_too_large"
+
+
 __all__ = [
     "AdmissionError",
     "AlreadyDecidedError",
     "AuditUnavailableError",
     "AuthenticationError",
+    "BadFrameError",
     "BadSignatureError",
     "BannedError",
     "BodyTooLargeError",
@@ -402,6 +424,7 @@ __all__ = [
     "DuplicateHeaderError",
     "ForbiddenError",
     "ForbiddenHeaderError",
+    "FrameTooLargeError",
     "HttpError",
     "InternalServerError",
     "InvalidClaimValueError",
@@ -437,6 +460,7 @@ __all__ = [
     "TokenNotYetValidError",
     "TokenTooLargeError",
     "UnknownKeyIdError",
+    "UnknownMessageTypeError",
     "UnknownProjectError",
     "UnknownRoomError",
     "UnsupportedByDialectError",

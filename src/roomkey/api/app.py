@@ -19,6 +19,7 @@ from roomkey.api.responses import FastJSONResponse
 from roomkey.api.routers import (
     admission,
     bans,
+    events,
     health,
     keys,
     project,
@@ -40,7 +41,8 @@ capability it requires (`requires: rooms:write`); a token without it gets 403 wi
 
 # Every router of the app, in inclusion order.
 ROUTERS = tuple(
-    m.router for m in (tokens, keys, rooms, admission, bans, roles, revocations, project, health)
+    m.router
+    for m in (tokens, keys, rooms, admission, bans, roles, revocations, project, health, events)
 )
 
 

@@ -14,6 +14,7 @@ from roomkey.api.app import create_app
 from roomkey.api.errors import HTTP_STATUS
 from roomkey.claims import MAX_CLAIM_DEPTH
 from roomkey.service import load_settings, settings_table
+from roomkey.service.admission.protocol import CLOSE_MEANING, StreamLimits
 
 INTRO = f"""# roomkey HTTP API reference
 
@@ -51,6 +52,7 @@ def render() -> str:
     for path, ops in spec["paths"].items():
         for method, op in ops.items():
             parts.extend(_operation(method, path, op))
+    parts.extend(_websocket())
     parts.extend(_errors())
     parts.extend(_settings())
     return "\n".join(parts) + "\n"
@@ -76,6 +78,34 @@ def _operation(method: str, path: str, op: dict[str, Any]) -> list[str]:
     codes = ", ".join(sorted(op.get("responses", {})))
     lines.extend([f"Responses: {codes}", ""])
     return lines
+
+
+def _websocket() -> list[str]:
+    limits = StreamLimits()
+    text = f"""## WebSocket: `GET /v1/rooms/{{room}}/events`
+
+A room's live events (not in the OpenAPI document: OpenAPI does not describe WebSockets).
+The credential is never in the URL. Send either the handshake header
+`Authorization: Bearer <session_token>` (the `rks1.` credential that `join` returned), or, as a
+browser must, a first message `{{"type": "auth", "session_token": "rks1..."}}` within
+{limits.auth_timeout_s:g} s. A server token with `rooms:moderate` for the room (the header, or
+`{{"type": "auth", "token": "<jwt>"}}`) watches the room: it receives what admitters receive.
+The server answers `{{"type": "ready", "session_id", "status", "last_seq"}}`.
+
+Every event is `{{"seq", "type", "room", "at", ...}}`, with per-room `seq`. To resume, reconnect
+with `?since=<seq>` (or `"since"` in the auth message): missed events are replayed; beyond
+the buffer a `resync` event carries the room's current state and the `seq` to go on from.
+Send `{{"type": "ping"}}` for `{{"type": "pong"}}`; the server also pings at the WebSocket
+level. A malformed message, a non-object, or an unknown `type` gets an error frame
+`{{"type": "error", "error": code, "message": ..., "details": ...}}` and the socket stays open.
+Messages are at most {limits.max_frame_bytes} bytes, at most {limits.max_messages_per_s} a
+second. After the event that ends the session, the server closes the socket.
+
+| close code | meaning |
+|---|---|
+"""
+    rows = [f"| {int(code)} | {meaning} |" for code, meaning in CLOSE_MEANING.items()]
+    return [*text.splitlines(), *rows, ""]
 
 
 def _errors() -> list[str]:

@@ -94,6 +94,10 @@ HTTP_STATUS: dict[str, int] = {
     "already_decided": 409,
     "not_in_room": 404,
     "moderation_refused": 403,
+    # live event streams: sent in an error frame over the WebSocket, never as an HTTP answer
+    "bad_frame": 400,
+    "unknown_message_type": 400,
+    "frame_too_large": 413,
 }
 
 

@@ -22,6 +22,12 @@ from roomkey.service import Bootstrap, RoomkeyService, ServerSettings, load_sett
 
 # Settings reach worker processes through the environment.
 _ENV_PREFIX = "ROOMKEY_"
+# WebSocket frames above this are refused by uvicorn (1009) before the app reads them; the event
+# stream's own, smaller cap answers with an error frame first (roomkey.service.admission.stream)
+WS_MAX_BYTES = 64 * 1024
+# uvicorn pings every socket and drops one that does not answer in time (a dead peer)
+WS_PING_INTERVAL_S = 20.0
+WS_PING_TIMEOUT_S = 20.0
 
 
 async def prepare(settings: ServerSettings) -> Bootstrap | None:
@@ -68,4 +74,7 @@ def serve(settings: ServerSettings) -> None:
         log_level=settings.log_level,
         access_log=False,
         server_header=False,
+        ws_max_size=WS_MAX_BYTES,
+        ws_ping_interval=WS_PING_INTERVAL_S,
+        ws_ping_timeout=WS_PING_TIMEOUT_S,
     )

@@ -59,6 +59,10 @@ class Subscription:
             task.cancel()
         return getter.result() if getter in done else None
 
+    async def wait_closed(self) -> None:
+        """Return once the subscription is closed (a slow consumer's, or unsubscribed)."""
+        await self._closed.wait()
+
     def close(self) -> None:
         """Stop receiving; wake whoever waits in :meth:`next`."""
         if self.closed:

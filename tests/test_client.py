@@ -33,6 +33,7 @@ from roomkey.client import (
     server_error,
 )
 from roomkey.errors import ForbiddenError, InvalidSessionError, RoomkeyError
+from roomkey.minting import AccessToken
 from roomkey.service import RoomkeyService, ServerSettings
 from roomkey.service.admission import EventType, SessionStatus
 from roomkey.service.admission.events import ADMITTERS, only
@@ -155,18 +156,26 @@ async def test_wait_admitted_returns_the_admission_with_its_platform_token(
     assert admitted["participant_token"] == "lk.jwt"
 
 
-async def test_an_admission_before_the_socket_opened_is_seen(
-    url: str, admission: TestAdmission
-) -> None:
+async def test_an_admission_before_the_socket_opened_is_seen(service: RoomkeyService) -> None:
     # regression: the lobby_admitted event went by before the socket subscribed, and the
-    # client waited for it until its timeout
-    guest, credential = admission.join("guest", join="ask")
-    guest.status = SessionStatus.ADMITTED
-    admission.publish(EventType.LOBBY_ADMITTED, audience=only(guest.id), session_id=guest.id)
-    async with RoomClient(url) as client:
-        client.use_session("r", guest.id, credential)
-        admitted = await client.wait_admitted(timeout_s=3)
-    assert admitted["type"] == "lobby_admitted" and admitted["session_id"] == guest.id
+    # client waited for it until its timeout (here over the real admission service)
+    boot = service.bootstrap
+    assert boot is not None
+
+    def token(identity: str, **permissions: Any) -> str:
+        builder = AccessToken(boot.api_key, boot.api_secret).with_identity(identity)
+        return builder.with_room("r").with_permissions(**permissions).to_jwt()
+
+    async with (
+        live_server(create_app(service=service)) as base,
+        RoomClient(base) as host,
+        RoomClient(base) as guest,
+    ):
+        await host.join("r", token("host", admin=True))
+        knock = await guest.join("r", token("guest", join="ask"))
+        await host.admit(knock.session_id)  # before the guest's socket is open
+        admitted = await guest.wait_admitted(timeout_s=3)
+    assert admitted["type"] == "lobby_admitted" and admitted["session_id"] == knock.session_id
 
 
 async def test_a_rejection_is_an_error_with_the_servers_code(

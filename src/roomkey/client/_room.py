@@ -204,6 +204,23 @@ class RoomClient:
             ) from None
 
     async def _decision(self, session_id: str) -> Mapping[str, Any]:
+        try:
+            return await self._decision_on_stream(session_id)
+        except RoomkeyError as exc:
+            if exc.code != "invalid_session":
+                raise
+            # decided before the socket opened, and no longer waiting: the session's state
+            # says how (a rejected knock answers its own error, ``rejected``)
+            return await self._admitted_state(session_id)
+
+    async def _admitted_state(self, session_id: str) -> Mapping[str, Any]:
+        """The decision as the session's state tells it (the platform token, if any)."""
+        state = await self._call("GET", f"/v1/sessions/{_seg(session_id)}")
+        if isinstance(state, Mapping) and state.get("status") != "admitted":
+            raise error_for(str(state.get("status")), str(state.get("reason") or ""), status=403)
+        return {"type": "lobby_admitted", "session_id": session_id, **_token_of(state)}
+
+    async def _decision_on_stream(self, session_id: str) -> Mapping[str, Any]:
         ends = {"lobby_rejected": "rejected", "lobby_cancelled": "cancelled", "removed": "removed"}
         frames = self._frames(self._room(None))
         try:
@@ -211,7 +228,7 @@ class RoomClient:
                 kind = frame.get("type")
                 if kind == "ready" and frame.get("status") == "admitted":
                     # admitted before this socket opened: the event went by unseen
-                    return {"type": "lobby_admitted", "session_id": session_id}
+                    return await self._admitted_state(session_id)
                 if kind == "lobby_admitted" and frame.get("session_id", session_id) == session_id:
                     return frame
                 if kind in ends:
@@ -331,6 +348,11 @@ class RoomClient:
 
 class _Retry(Exception):
     """The stream dropped for a reason worth reconnecting for."""
+
+
+def _token_of(state: Any) -> dict[str, Any]:
+    token = state.get("participant_token") if isinstance(state, Mapping) else None
+    return {"participant_token": token} if token else {}
 
 
 def _answer(response: httpx.Response) -> Any:

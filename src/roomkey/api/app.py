@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -58,6 +59,11 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(50_000, 50, 100)
 
 
+def _admission_of(app: FastAPI) -> Any:
+    service = getattr(app.state, "service", None)
+    return getattr(service, "admission", None)
+
+
 def create_app(
     settings: ServerSettings | None = None, *, service: RoomkeyService | None = None
 ) -> FastAPI:
@@ -91,6 +97,8 @@ def create_app(
         redoc_url=None,
     )
     app.state.metrics = Metrics()
+    # read at scrape time: the service may be opened later, by the lifespan
+    app.state.metrics.watch_admission(lambda: _admission_of(app))
     app.state.limiter = RateLimiter()
     if service is not None:
         app.state.service = service

@@ -1,10 +1,13 @@
-"""Prometheus metrics: tokens issued, verifications by outcome, request latency."""
+"""Prometheus metrics: tokens issued, verifications by outcome, request latency, admission."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 
 class Metrics:
@@ -37,6 +40,19 @@ class Metrics:
             registry=self.registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
         )
+        self.joins = Counter(
+            "roomkey_admission_joins_total",
+            "Joins by outcome (admitted, waiting, or the refusal's code)",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.lobby_wait = Histogram(
+            "roomkey_lobby_wait_seconds",
+            "Time a knock waited in the lobby before it was admitted or rejected",
+            ["decision"],
+            registry=self.registry,
+            buckets=(1, 5, 15, 30, 60, 120, 300, 600),
+        )
         self._children: dict[tuple[object, ...], Any] = {}
 
     def count_issued(self, endpoint: str, dialect: str) -> None:
@@ -51,9 +67,54 @@ class Metrics:
         """One request to ``route`` answered with ``status`` after ``seconds``."""
         self._child(self.latency, route, method, str(status)).observe(seconds)
 
+    def count_join(self, outcome: str) -> None:
+        """One more join that ended with ``outcome`` (``admitted``, ``waiting`` or a code)."""
+        self._child(self.joins, outcome).inc()
+
+    def observe_lobby_wait(self, decision: str, seconds: float) -> None:
+        """A knock decided (``admitted`` or ``rejected``) after waiting ``seconds``."""
+        self._child(self.lobby_wait, decision).observe(max(seconds, 0.0))
+
+    def watch_admission(self, admission: Callable[[], Any]) -> None:
+        """Export live-state gauges read from ``admission()`` at each scrape."""
+        self.registry.register(AdmissionCollector(admission))
+
     def _child(self, metric: Counter | Histogram, *labels: str) -> Any:
         key = (id(metric), *labels)
         child = self._children.get(key)
         if child is None:
             child = self._children[key] = metric.labels(*labels)
         return child
+
+
+class AdmissionCollector(Collector):
+    """Sessions, sockets and events of the node's admission service, read at scrape time."""
+
+    def __init__(self, admission: Callable[[], Any]) -> None:
+        self._admission = admission
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        admission = self._admission()
+        if admission is None:
+            return
+        registry, bus = admission.registry, admission.bus
+        live = registry.live_count()
+        waiting = registry.waiting_count()
+        yield GaugeMetricFamily(
+            "roomkey_admission_sessions", "Live sessions admitted", value=live - waiting
+        )
+        yield GaugeMetricFamily("roomkey_admission_waiting", "Knocks in lobbies", value=waiting)
+        yield GaugeMetricFamily(
+            "roomkey_admission_sockets", "Open event streams", value=bus.listeners_total()
+        )
+        yield CounterMetricFamily(
+            "roomkey_admission_events_published", "Events published", value=bus.published
+        )
+        yield CounterMetricFamily(
+            "roomkey_admission_events_sent", "Events queued to sockets", value=bus.delivered
+        )
+        yield CounterMetricFamily(
+            "roomkey_admission_sockets_dropped",
+            "Event streams closed as slow consumers",
+            value=bus.dropped,
+        )

@@ -18,6 +18,7 @@ from roomkey.api.actors import (
 )
 from roomkey.api.body import body_doc, json_body
 from roomkey.api.deps import ServiceDep, authorization_header
+from roomkey.api.metrics import Metrics
 from roomkey.api.schemas import TokenPublic
 from roomkey.api.schemas_admission import (
     DecisionRequest,
@@ -36,7 +37,7 @@ from roomkey.api.schemas_admission import (
     RemovePublic,
     SessionPublic,
 )
-from roomkey.errors import AuthenticationError
+from roomkey.errors import AuthenticationError, RoomkeyError
 from roomkey.minting import MintedToken
 from roomkey.service.admission import Session
 from roomkey.service.admission.rules import Actor
@@ -100,7 +101,15 @@ async def join_room(
     """Join with a participant token of any format, verified once here with every check:
     admitted (200), waiting in the lobby (202), or refused (401 with the verifier's reason;
     403 `banned`, `room_locked`, `room_full`; 409 `room_inactive`)."""
-    joined = await service.admission.join(_join_token(request, body), room, project=body.project)
+    metrics: Metrics = request.app.state.metrics
+    try:
+        joined = await service.admission.join(
+            _join_token(request, body), room, project=body.project
+        )
+    except RoomkeyError as exc:
+        metrics.count_join(exc.code)
+        raise
+    metrics.count_join(joined.status)
     session = joined.session
     answer = JoinPublic(
         status=joined.status,
@@ -140,9 +149,19 @@ async def list_lobby(actor: AdmitterDep, service: ServiceDep) -> LobbyPublic:
     response_model=SessionPublic,
     operation_id="admit_knock",
 )
-async def admit_knock(session_id: str, actor: AdmitterDep, service: ServiceDep) -> SessionPublic:
+async def admit_knock(
+    session_id: str, actor: AdmitterDep, service: ServiceDep, request: Request
+) -> SessionPublic:
     """Admit a knock; the first decision wins (a second is 409 `already_decided`)."""
-    return session_public(await service.admission.lobby.admit(actor, session_id))
+    session = await service.admission.lobby.admit(actor, session_id)
+    _observe_wait(request, "admitted", session)
+    return session_public(session)
+
+
+def _observe_wait(request: Request, decision: str, session: Session) -> None:
+    decided = session.joined_at if decision == "admitted" else session.ended_at
+    if decided is not None:
+        request.app.state.metrics.observe_lobby_wait(decision, decided - session.created_at)
 
 
 @router.post(
@@ -156,9 +175,12 @@ async def reject_knock(
     actor: AdmitterDep,
     body: Annotated[DecisionRequest, Depends(json_body(DecisionRequest))],
     service: ServiceDep,
+    request: Request,
 ) -> SessionPublic:
     """Reject a knock, with an optional reason the waiter sees (409 once decided)."""
-    return session_public(service.admission.lobby.reject(actor, session_id, body.reason))
+    session = service.admission.lobby.reject(actor, session_id, body.reason)
+    _observe_wait(request, "rejected", session)
+    return session_public(session)
 
 
 @router.post(

@@ -38,15 +38,17 @@ class Subscription:
     resync: bool = False
     _on_close: Callable[[Subscription], None] | None = None
 
-    def offer(self, event: Event) -> None:
-        """Queue ``event`` if accepted; close the subscription if it cannot keep up."""
+    def offer(self, event: Event) -> bool:
+        """Queue ``event`` if accepted (True); close the subscription if it cannot keep up."""
         if self.closed or not self.accepts(event):
-            return
+            return False
         try:
             self.queue.put_nowait(event)
         except asyncio.QueueFull:
             self.overflowed = True
             self.close()
+            return False
+        return True
 
     async def next(self) -> Event | None:
         """The next event, or None once closed (slow consumer or unsubscribed)."""
@@ -120,6 +122,10 @@ class InMemoryBus:
     def __init__(self, replay: int = DEFAULT_REPLAY) -> None:
         self.replay = replay
         self._streams: dict[RoomKey, _Stream] = {}
+        # running totals, read by the metrics endpoint
+        self.published = 0
+        self.delivered = 0
+        self.dropped = 0  # subscriptions closed as slow consumers
 
     def _stream(self, key: RoomKey) -> _Stream:
         stream = self._streams.get(key)
@@ -133,9 +139,17 @@ class InMemoryBus:
         stream.last = next(stream.seq)
         sequenced = replace(event, seq=stream.last)
         stream.buffer.append(sequenced)
+        self.published += 1
         for subscription in list(stream.subscriptions):
-            subscription.offer(sequenced)
+            if subscription.offer(sequenced):
+                self.delivered += 1
+            elif subscription.overflowed and subscription.closed:
+                self.dropped += 1
         return sequenced
+
+    def listeners_total(self) -> int:
+        """Subscriptions open now, over every room."""
+        return sum(len(s.subscriptions) for s in self._streams.values())
 
     def subscribe(
         self,

@@ -131,6 +131,10 @@ class SessionRegistry:
         """Live sessions on this node."""
         return sum(1 for s in self._by_id.values() if s.live)
 
+    def waiting_count(self) -> int:
+        """Sessions waiting in a lobby on this node."""
+        return sum(1 for s in self._by_id.values() if s.status is SessionStatus.WAITING)
+
 
 def accepts(session: Session, admit_policy: str = "direct") -> Callable[[Event], bool]:
     """Which events ``session``'s socket receives: its own always; while waiting, nothing else

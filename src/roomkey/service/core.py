@@ -91,6 +91,7 @@ class RoomkeyService:
         self.tokens = TokenService(ctx, self.keys, self.rooms, self.audit)
         self.admission = AdmissionService(ctx, self.tokens, self.rooms, self.bans, self._moderator)
         self.revocations.listeners.append(self.admission.on_revoked)
+        self.rooms.listeners.append(self.admission.on_room_deactivated)
         self.bootstrap: Bootstrap | None = None
         self._refresher: asyncio.Task[None] | None = None
         self._loaded_revision: int | None = None  # the store's state revision in memory now

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from roomkey.claims import check_metadata, check_text
@@ -27,6 +28,8 @@ class RoomService:
         # rooms being created on first use, so that a crowd joining a new room at once
         # makes one database write, not one each
         self._first_use: dict[tuple[str, str], asyncio.Future[tuple[RoomRecord, bool]]] = {}
+        # called with (project id, room) after a room is deactivated (admission ends its sessions)
+        self.listeners: list[Callable[[str, RoomRecord], object]] = []
 
     async def create(
         self,
@@ -92,6 +95,8 @@ class RoomService:
         room = await self.get(project_id, room_id)
         updated = await self.ctx.store.deactivate_room(project_id, room.id, now=self.ctx.now())
         self.ctx.state.put_room(updated)
+        for listener in self.listeners:
+            listener(project_id, updated)
         return updated
 
     async def set_locked(self, project_id: str, room_id: str, locked: bool) -> RoomRecord:

@@ -395,3 +395,19 @@ async def test_an_expired_knock_cannot_be_admitted_even_before_the_sweep(
     with pytest.raises(AlreadyDecidedError) as late:
         await service.admission.lobby.admit(actor(host.session), guest.session.id)
     assert late.value.details["status"] == "expired"
+
+
+async def test_deactivating_a_room_tells_it_and_ends_its_sessions(
+    service: RoomkeyService, boot: Bootstrap, clock: Clock
+) -> None:
+    a = await service.admission.join(native(boot, clock.now, "r1", "a"), "r1")
+    other = await service.admission.join(native(boot, clock.now, "r2", "o"), "r2")
+    events = watch(service, a.session)
+    await service.rooms.deactivate(boot.project_id, "r1")
+    got = [e.type.value for e in drain(events)]
+    assert got[0] == "room_deactivated" and "removed" in got
+    assert a.session.status is SessionStatus.REMOVED and a.session.reason == "room_deactivated"
+    assert other.session.live  # another room is untouched
+    with pytest.raises(Exception) as refused:
+        await service.admission.join(native(boot, clock.now, "r1", "late"), "r1")
+    assert getattr(refused.value, "code", None) == "room_inactive"

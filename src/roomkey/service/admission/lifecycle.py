@@ -13,6 +13,7 @@ from roomkey.service.admission.events import EVERYONE, Audience, Event, EventTyp
 from roomkey.service.admission.rules import Actor
 from roomkey.service.admission.sessions import Session, SessionRegistry, SessionStatus
 from roomkey.service.context import Context
+from roomkey.store import RoomRecord
 
 if TYPE_CHECKING:
     from roomkey.service.admission.lobby import Lobby
@@ -78,6 +79,24 @@ class SessionLifecycle:
                 continue
             if any(one(claims, kid) is not None for claims, kid in tokens):
                 self.end(session, SessionStatus.REMOVED, "revoked")
+                ended += 1
+        return ended
+
+    def on_room_deactivated(self, project_id: str, room: RoomRecord) -> int:
+        """Tell a deactivated room (``room_deactivated``) and end its live sessions (``removed``,
+        reason ``room_deactivated``), under either of its names; how many ended. Called by the
+        RoomService after a deactivation."""
+        ended = 0
+        for name in {room.id, room.custom_id} - {None}:
+            sessions = self.registry.in_room(project_id, str(name))
+            if not sessions:
+                continue
+            at = self.ctx.clock()
+            data = {"room_id": room.id}
+            event = Event(EventType.ROOM_DEACTIVATED, str(name), at, data, project_id=project_id)
+            self.bus.publish(event)
+            for session in sessions:
+                self.end(session, SessionStatus.REMOVED, "room_deactivated")
                 ended += 1
         return ended
 

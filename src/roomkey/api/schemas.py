@@ -307,6 +307,12 @@ class ProjectSettingsUpdate(Strict):
         description="A locked room holds joiners in its lobby (default); false: it refuses "
         "them with 403 `room_locked`.",
     )
+    eject_at_token_exp: bool | None = Field(
+        None,
+        description="End a session when the token it joined (or last refreshed) with expires, "
+        "after a `token_expiring` event a minute ahead (off by default: a token is checked once, "
+        "when its holder joins). A room's metadata `admission` may override it.",
+    )
 
 
 class ProjectCreate(Strict):

@@ -43,6 +43,8 @@ class ProjectSettings:
     knock_timeout_s: int = 300
     # a locked room holds joiners in its lobby; when false it refuses them (room_locked)
     locked_lobby: bool = True
+    # end a session when the token it joined (or last refreshed) with expires, warning ahead
+    eject_at_token_exp: bool = False
 
     def to_json(self) -> JSONObject:
         """The settings as a JSON-safe dict."""

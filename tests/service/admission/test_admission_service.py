@@ -411,3 +411,35 @@ async def test_deactivating_a_room_tells_it_and_ends_its_sessions(
     with pytest.raises(Exception) as refused:
         await service.admission.join(native(boot, clock.now, "r1", "late"), "r1")
     assert getattr(refused.value, "code", None) == "room_inactive"
+
+
+async def test_a_room_that_ejects_at_token_expiry_warns_then_ends_and_refresh_moves_it(
+    service: RoomkeyService, boot: Bootstrap, clock: Clock
+) -> None:
+    keeps = await service.admission.join(native(boot, clock.now, "r1", "keeps"), "r1")
+    await service.projects.update_settings(boot.project_id, {"eject_at_token_exp": True})
+    a = await service.admission.join(native(boot, clock.now, "r1", "a"), "r1")
+    b = await service.admission.join(native(boot, clock.now, "r1", "b"), "r1")
+    events = watch(service, a.session)
+    clock.advance(600 - 30)  # the join tokens live 600 s: 30 s left
+    service.admission.sweep()
+    warned = [e for e in drain(events) if e.type.value == "token_expiring"]
+    assert len(warned) == 1 and 29 <= warned[0].data["seconds_left"] <= 30
+    service.admission.sweep()
+    assert not [e for e in drain(events) if e.type.value == "token_expiring"]  # warned once
+    await service.admission.refresh(a.session)  # a fresh token moves a's deadline
+    clock.advance(31)
+    service.admission.sweep()
+    assert a.session.live
+    assert b.session.status is SessionStatus.REMOVED and b.session.reason == "token_expired"
+    # the rule is the room's, applied at each sweep: a session joined before it was set too
+    assert keeps.session.reason == "token_expired"
+
+
+async def test_by_default_an_expired_token_never_ends_a_session(
+    service: RoomkeyService, boot: Bootstrap, clock: Clock
+) -> None:
+    a = await service.admission.join(native(boot, clock.now, "r1", "a"), "r1")
+    clock.advance(3600)
+    service.admission.sweep()
+    assert a.session.live

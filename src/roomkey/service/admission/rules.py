@@ -34,6 +34,8 @@ class RoomRules:
     knock_timeout_s: int = 300
     # a locked room holds joiners in its lobby; when false it refuses them (room_locked)
     locked_lobby: bool = True
+    # end a session when its token expires (Daily's eject_at_token_exp), warning ahead of it
+    eject_at_token_exp: bool = False
 
 
 def rules_for(settings: ProjectSettings, room: RoomRecord | None) -> RoomRules:
@@ -46,6 +48,7 @@ def rules_for(settings: ProjectSettings, room: RoomRecord | None) -> RoomRules:
         settings.platform_token,
         settings.knock_timeout_s,
         settings.locked_lobby,
+        settings.eject_at_token_exp,
     )
     override = room.metadata.get("admission") if room is not None else None
     if not isinstance(override, Mapping):
@@ -55,6 +58,7 @@ def rules_for(settings: ProjectSettings, room: RoomRecord | None) -> RoomRules:
         _pick(override, "platform_token", PLATFORM_FORMATS, rules.platform_token),
         _timeout(override.get("knock_timeout_s"), rules.knock_timeout_s),
         _flag(override.get("locked_lobby"), rules.locked_lobby),
+        _flag(override.get("eject_at_token_exp"), rules.eject_at_token_exp),
     )
 
 

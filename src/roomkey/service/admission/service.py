@@ -26,6 +26,7 @@ from roomkey.minting import MintedToken
 from roomkey.service.admission.bus import AdmissionBus, InMemoryBus
 from roomkey.service.admission.credentials import SessionCredentials
 from roomkey.service.admission.events import EventType, only
+from roomkey.service.admission.expiry import TokenExpiry
 from roomkey.service.admission.issuing import SessionTokens
 from roomkey.service.admission.joining import JoinVerifier, new_session
 from roomkey.service.admission.lifecycle import SessionLifecycle
@@ -108,6 +109,7 @@ class AdmissionService(SessionLifecycle):
         self.grace_s = grace_s
         self.lobby = Lobby(self)
         self.moderation = Moderation(self)
+        self.expiry = TokenExpiry()
         # what each live session's tokens say (joined with, then refreshed), for revocations
         self.claims: dict[str, list[tuple[Claims, str]]] = {}
         # the platform token handed to an admitted waiter, until its session ends
@@ -122,6 +124,17 @@ class AdmissionService(SessionLifecycle):
     def room_record(self, project_id: str, room: str) -> RoomRecord | None:
         """The room's record in memory (None for a room not created yet)."""
         return self.ctx.project(project_id).room(room)
+
+    def sweep(self) -> None:
+        """The lifecycle's sweep, then ejection at token expiry where rooms ask for it."""
+        super().sweep()
+        self.expiry.check(
+            self.registry.live(),
+            lambda s: self.rules(s.project_id, s.room),
+            self.end,
+            self.publish,
+            self.ctx.clock(),
+        )
 
     def rules(self, project_id: str, room: str) -> RoomRules:
         """The room's admission settings (the project's, overridden by the room's)."""
@@ -374,6 +387,7 @@ class AdmissionService(SessionLifecycle):
         if not session.live:  # ended while the tokens were minted
             raise InvalidSessionError(f"the session has ended ({session.status.value})")
         self.claims.setdefault(session.id, []).append((token.claims, token.kid))
+        session.token_expires_at = token.claims.expires_at  # the deadline eject_at_token_exp uses
         refreshed = {"expires_at": token.claims.expires_at}
         self.publish(session, EventType.TOKEN_REFRESHED, refreshed, only(session.id))
         credential = self._credential(session)

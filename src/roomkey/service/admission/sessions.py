@@ -127,6 +127,10 @@ class SessionRegistry:
         if room.get(session.identity) is session:
             del room[session.identity]
 
+    def live(self) -> list[Session]:
+        """Every live session on this node."""
+        return [s for s in self._by_id.values() if s.live]
+
     def live_count(self) -> int:
         """Live sessions on this node."""
         return sum(1 for s in self._by_id.values() if s.live)

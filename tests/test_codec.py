@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from roomkey._codec import (
@@ -107,6 +107,42 @@ def test_b64url_fast_path_agrees_on_every_encoded_text(data: bytes) -> None:
     encoded = b64url_encode(data)
     for text in (encoded, encoded + b"=", encoded.replace(b"-", b"+"), encoded + b"A"):
         assert _outcome(b64url_decode, text) == _outcome(_b64url_decode_exact, text)
+
+
+@settings(max_examples=300)
+@given(st.binary(min_size=1, max_size=48), st.data())
+def test_b64url_fast_path_refuses_any_one_foreign_character_as_the_exact_checks(
+    data: bytes, draw: st.DataObject
+) -> None:
+    """The lenient decoder skips a foreign character: its shorter output must send the text to
+    the exact checks, whatever the character and wherever it stands (replaced or inserted)."""
+    encoded = b64url_encode(data)
+    at = draw.draw(st.integers(0, len(encoded) - 1))
+    bad = draw.draw(st.sampled_from(list(b"+/=! \n\t.*\x00\x80\xff")))
+    for text in (
+        encoded[:at] + bytes([bad]) + encoded[at + 1 :],
+        encoded[:at] + bytes([bad]) + encoded[at:],
+    ):
+        assert _outcome(b64url_decode, text) == _outcome(_b64url_decode_exact, text)
+
+
+def test_b64url_fast_path_refuses_every_foreign_byte_at_every_place() -> None:
+    """Exhaustive over one short text of each accepted remainder: every byte outside the
+    alphabet, replacing or inserted at every position, gets the exact checks' answer."""
+    foreign = [
+        c
+        for c in range(256)
+        if c not in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    ]
+    for data in (b"abc", b"abcd", b"abcde"):  # remainders 0, 2 and 3
+        encoded = b64url_encode(data)
+        for at in range(len(encoded) + 1):
+            for c in foreign:
+                for text in (
+                    encoded[:at] + bytes([c]) + encoded[at + 1 :],
+                    encoded[:at] + bytes([c]) + encoded[at:],
+                ):
+                    assert _outcome(b64url_decode, text) == _outcome(_b64url_decode_exact, text)
 
 
 # ---- JSON ----------------------------------------------------------------------------------

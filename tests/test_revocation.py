@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from roomkey.claims import Claims
 from roomkey.grants import Grant
@@ -193,3 +195,36 @@ def test_revocation_rules_are_frozen() -> None:
     rule = Revocation("jti", "x", NOW)
     with pytest.raises(AttributeError):
         rule.value = "y"  # type: ignore[misc]
+
+
+# ---- the jti set kept beside the jti table ---------------------------------------------------
+
+_JTIS = st.sampled_from(["j1", "j2", "j3", "j4"])
+_STEPS = st.lists(
+    st.tuples(st.sampled_from(["revoke", "lift", "lift-stale", "prune"]), _JTIS, st.integers(0, 3)),
+    max_size=30,
+)
+
+
+@settings(max_examples=300)
+@given(_STEPS)
+def test_jti_answers_follow_the_rules_held_through_any_revoke_lift_prune(
+    steps: list[tuple[str, str, int]],
+) -> None:
+    """Whatever sequence of revocations, lifts (current or stale rules) and prunes, a token is
+    revoked by jti exactly when a jti rule for it is held, and the answer is that rule."""
+    revocations = InMemoryRevocations()
+    made: dict[str, Revocation] = {}
+    for action, jti, tick in steps:
+        if action == "revoke":
+            made[jti] = revocations.revoke_jti(jti, now=NOW + tick, expires_at=NOW + 10 * tick)
+        elif action == "lift" and jti in made:
+            revocations.lift(made[jti])
+        elif action == "lift-stale":
+            revocations.lift(Revocation("jti", jti, NOW - 1))  # never the rule held
+        elif action == "prune":
+            revocations.prune(now=NOW + 10 * tick)
+        held = {str(r.value): r for r in revocations.rules() if r.kind == "jti"}
+        for candidate in ("j1", "j2", "j3", "j4"):
+            assert revocations(_claims(jti=candidate), KID) is held.get(candidate)
+    assert revocations(_claims(jti=None), KID) is None

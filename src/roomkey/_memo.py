@@ -30,3 +30,10 @@ class Memo(dict[Hashable, V]):
                 self.clear()
             self[key] = value
         return value
+
+    def put(self, key: Hashable, value: V) -> V:
+        """Remember ``value`` under ``key`` (clearing the table first when full); returns it."""
+        if len(self) >= self.bound:
+            self.clear()
+        self[key] = value
+        return value

@@ -98,7 +98,8 @@ def parse(token: str | bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> ParsedToken
     header = parse_header(head)
     payload = json_loads_object(b64url_decode(body, "payload"), "payload")
     signature = b64url_decode(sig, "signature")
-    return ParsedToken._make((header, payload, signing_input, signature))
+    # tuple.__new__: built without the Python frame of the named tuple's __new__ or _make
+    return tuple.__new__(ParsedToken, (header, payload, signing_input, signature))
 
 
 def _to_bytes(token: str | bytes) -> bytes:

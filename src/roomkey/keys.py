@@ -119,7 +119,12 @@ class HmacKey(Key):
         return outer.digest()
 
     def verify(self, message: bytes, signature: bytes) -> bool:
-        return hmac.compare_digest(self.sign(message), signature)
+        # sign()'s body, inline: one call frame less per verified token
+        inner = self._inner.copy()
+        inner.update(message)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return hmac.compare_digest(outer.digest(), signature)
 
     def secret_bytes(self) -> bytes:
         """The secret itself, for storage or a one-time display. Never log it."""
@@ -400,7 +405,11 @@ class KeyRing:
     def get(self, kid: str, now: float | None = None) -> Key | None:
         """The key under ``kid`` that is still usable at ``now``, or None."""
         key = self._keys.get(kid)
-        if key is None or not key.usable_at(time.time() if now is None else now):
+        if key is None:
+            return None
+        # usable_at()'s test, inline (twice per verified token); time.time() only when needed
+        expires_at = key.expires_at
+        if expires_at is not None and not (time.time() if now is None else now) < expires_at:
             return None
         return key
 

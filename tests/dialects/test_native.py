@@ -93,6 +93,29 @@ def test_matches_on_the_version_marker_only() -> None:
     assert detect_dialect(_payload()) is NATIVE
 
 
+@pytest.mark.parametrize("version", [0, 2, "1", None, True, False, 1.5, [1]])
+def test_the_version_error_names_the_value_read(version: object) -> None:
+    with pytest.raises(InvalidClaimsError) as caught:
+        NATIVE.from_wire(_payload(rk=version))
+    assert caught.value.message == f"unsupported native version {version!r}"
+    assert caught.value.details == {"claim": "rk"}
+
+
+def test_version_one_written_as_a_float_is_read_as_before() -> None:
+    """1.0 == 1 and is not a bool: accepted, as the version test always did."""
+    assert NATIVE.from_wire(_payload(rk=1.0)).claims == NATIVE.from_wire(_payload()).claims
+
+
+@pytest.mark.parametrize("claims", [make_claims(), FULL])
+def test_the_fast_reader_builds_whole_named_tuples(claims: Any) -> None:
+    """The fast path builds its tuples without _make's length check: each must be complete."""
+    read = NATIVE.from_wire(NATIVE.to_wire(claims))
+    assert type(read).__name__ == "WireRead" and read.unknown_keys == ()
+    assert type(read.claims) is type(claims) and len(read.claims) == len(claims._fields)
+    assert read.claims == claims
+    assert read.claims._asdict() == claims._asdict()
+
+
 @pytest.mark.parametrize("version", [0, 2, "1", None, True])
 def test_other_versions_are_refused(version: object) -> None:
     with pytest.raises(InvalidClaimsError, match="unsupported native version"):

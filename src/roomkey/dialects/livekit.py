@@ -122,11 +122,14 @@ class LiveKitDialect:
 
     def from_wire(self, payload: Mapping[str, Any]) -> WireRead:
         video = opt_map(payload, "video") or {}
-        grant = _GRANTS.get_or(_grant_key(video), lambda: _read_grant(video))
+        memo_key = _grant_key(video)
+        grant = _GRANTS.get(memo_key)  # inline get_or: no closure built per token
+        if grant is None:
+            grant = _GRANTS.put(memo_key, _read_grant(video))
         fast = _well_typed(payload, video, grant)
         known = payload.keys() <= _TOP_SET and video.keys() <= _VIDEO_SET
         if fast is not None and known and not _unknown_sources(video):
-            return WireRead(fast)
+            return tuple.__new__(WireRead, (fast, ()))  # no Python frame of WireRead.__new__
         claims = fast or Claims(
             api_key=req_str(payload, "iss"),
             identity=opt_str(payload, "sub"),
@@ -172,8 +175,10 @@ def _well_typed(
         return None
     iss, sub, jti, name, metadata, kind = texts
     assert iss is not None
-    # _make: the tuple built directly, without __new__'s frame (one per verified token)
-    return Claims._make(
+    # tuple.__new__: the named tuple built directly, without the Python frame of its __new__
+    # or _make (one per verified token); the fields in Claims' order
+    return tuple.__new__(
+        Claims,
         (
             iss,
             sub,
@@ -190,7 +195,7 @@ def _well_typed(
             None,
             kind,
             room_config,
-        )
+        ),
     )
 
 

@@ -98,17 +98,19 @@ class NativeDialect:
         return payload
 
     def from_wire(self, payload: Mapping[str, Any]) -> WireRead:
-        if payload.get("rk") != VERSION or isinstance(payload.get("rk"), bool):  # true == 1
-            raise InvalidClaimsError(
-                f"unsupported native version {payload.get('rk')!r}", claim="rk"
-            )
+        rk = payload.get("rk")
+        if rk != VERSION or rk is True:  # true == 1; ``is True``: the one bool equal to 1
+            raise InvalidClaimsError(f"unsupported native version {rk!r}", claim="rk")
         raw_grant = opt_map(payload, "grant")
         if raw_grant is None:
             raise MissingClaimError("claim 'grant' is required", claim="grant")
-        grant = _GRANTS.get_or(json_dumps(raw_grant), lambda: _read_grant(raw_grant))
+        memo_key = json_dumps(raw_grant)
+        grant = _GRANTS.get(memo_key)  # inline get_or: no closure built per token
+        if grant is None:
+            grant = _GRANTS.put(memo_key, _read_grant(raw_grant))
         fast = _well_typed(payload, grant)
         if fast is not None and payload.keys() <= _TOP_SET and raw_grant.keys() <= _GRANT_SET:
-            return WireRead(fast)
+            return tuple.__new__(WireRead, (fast, ()))
         claims = fast or Claims(
             api_key=req_str(payload, "iss"),
             identity=opt_str(payload, "sub"),
@@ -151,26 +153,29 @@ def _well_typed(payload: Mapping[str, Any], grant: Grant) -> Claims | None:
     if room_config is not None and type(room_config) is not dict:
         return None
     iss, sub, room, jti, role, name, aud, kind = texts
-    assert iss is not None
-    # _make: the tuple built directly, without __new__'s frame (one per verified token)
-    return Claims._make(
+    iat, nbf, exp = times
+    # tuple.__new__: the named tuple built directly, without the Python frame of its __new__
+    # or _make (one per verified token); the fields in Claims' order
+    metadata = payload.get("metadata")
+    return tuple.__new__(
+        Claims,
         (
             iss,
             sub,
             room,
             grant,
-            times[0],
-            times[1],
-            times[2],
+            iat,
+            nbf,
+            exp,
             jti,
             role,
             name,
-            payload.get("metadata"),
+            metadata,
             attributes,
             aud,
             kind,
             room_config,
-        )
+        ),
     )
 
 

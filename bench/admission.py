@@ -132,12 +132,21 @@ class Room:
                 raw = frame.encode() if isinstance(frame, str) else frame
                 if self.marker and self.marker in raw:
                     self.arrivals.append(now)
-                    if len(self.arrivals) >= len(self.sockets):
-                        self.all_arrived.set()
+                    self._check_all()
         except Exception as exc:  # any end of a socket mid-run is a failure to report
             self.failures.append(f"socket: {type(exc).__name__}: {exc}")
         finally:
             self.closed += 1
+            self._check_all()
+
+    @property
+    def live(self) -> int:
+        """Sockets still open (the server closes slow consumers: 1013)."""
+        return len(self.sockets) - self.closed
+
+    def _check_all(self) -> None:
+        if self.marker and len(self.arrivals) >= self.live:
+            self.all_arrived.set()
 
 
 async def join_one(
@@ -226,7 +235,7 @@ async def fan_out(
         try:
             await asyncio.wait_for(room.all_arrived.wait(), EVENT_TIMEOUT_S)
         except TimeoutError:
-            room.failures.append(f"event {i}: {len(room.arrivals)}/{len(room.sockets)} arrived")
+            room.failures.append(f"event {i}: {len(room.arrivals)}/{room.live} arrived")
         lat = [(t - start) * 1000 for t in room.arrivals]
         results.append(
             {
@@ -291,12 +300,12 @@ async def measure(
         if args.streams_after:
             await open_later(room, ws_url, sessions)
         await wait_quiet(room, 60.0)
-        rss_after = rss_kib(pid)
+        rss_after, live_at_rss = rss_kib(pid), room.live
         cpu0, server_cpu0, t1 = time.process_time(), cpu_s(pid), time.perf_counter()
         events = await fan_out(room, http, host[1], args.events)
         fan_s = time.perf_counter() - t1
         fan_cpu = (time.process_time() - cpu0) / fan_s, (cpu_s(pid) - server_cpu0) / fan_s
-        live = len(room.sockets) - room.closed
+        live = room.live
         await close_all(room)
     return {
         "n": n,
@@ -314,7 +323,10 @@ async def measure(
         else float("nan"),
         "rss_before_mib": rss_before / 1024,
         "rss_after_mib": rss_after / 1024,
-        "kib_per_session": (rss_after - rss_before) / max(1, live),
+        "kib_per_session": (
+            (rss_after - rss_before) / live_at_rss if live_at_rss else float("nan")
+        ),
+        "dropped": len(room.sockets) - live_at_rss,
         "client_cpu_join": join_cpu[0],
         "server_cpu_join": join_cpu[1],
         "client_cpu_fanout": fan_cpu[0],
@@ -341,7 +353,7 @@ def one_run(args: argparse.Namespace, n: int) -> dict[str, Any]:
 
 
 def median_of(runs: list[dict[str, Any]], key: str) -> float:
-    return statistics.median(r[key] for r in runs)
+    return float(statistics.median(r[key] for r in runs))
 
 
 def summarize(n: int, runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -368,7 +380,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 f"N={n} run {r + 1}/{args.runs}: join p50 {result['join_p50_ms']:.1f} ms "
                 f"p99 {result['join_p99_ms']:.1f} ms at {result['join_rate']:.0f}/s, "
                 f"fan-out p99 {result['fanout_p99_ms']:.1f} ms, "
-                f"{result['kib_per_session']:.0f} KiB/session, live {result['live']}/{n}, "
+                f"{result['kib_per_session']:.0f} KiB/session, live {result['live']}/{n} "
+                f"({result['dropped']} dropped as slow consumers), "
                 f"failures {result['failure_count']}"
             )
         cases.append(summarize(n, runs))

@@ -118,6 +118,7 @@ class Room:
     open_ms: list[float] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     closed: int = 0
+    answer_bytes: int = 0
     last_frame: float = 0.0
     marker: bytes = b""
     arrivals: list[float] = field(default_factory=list)
@@ -166,7 +167,10 @@ async def join_one(
     if answer.status_code != 200:
         room.failures.append(f"join: {answer.status_code} {answer.text[:200]}")
         return None
-    body = answer.json()
+    # the answer lists every participant: O(N) bytes a join (orjson: the client's parse
+    # should not be what is measured)
+    room.answer_bytes = max(room.answer_bytes, len(answer.content))
+    body = orjson.loads(answer.content)
     session = str(body["session_id"]), str(body["session_token"])
     if stream and not await open_stream(room, url, session[1]):
         return None
@@ -327,8 +331,12 @@ async def measure(
             (rss_after - rss_before) / live_at_rss if live_at_rss else float("nan")
         ),
         "dropped": len(room.sockets) - live_at_rss,
+        "largest_join_answer_kib": room.answer_bytes / 1024,
         "client_cpu_join": join_cpu[0],
         "server_cpu_join": join_cpu[1],
+        # CPU the server spent per join (with the fan-out of participant_joined it causes)
+        "server_cpu_ms_per_join": join_cpu[1] * join_s / max(1, n - 1) * 1000,
+        "client_cpu_ms_per_join": join_cpu[0] * join_s / max(1, n - 1) * 1000,
         "client_cpu_fanout": fan_cpu[0],
         "server_cpu_fanout": fan_cpu[1],
         "failures": room.failures[:5],
@@ -451,9 +459,11 @@ def print_table(result: dict[str, Any]) -> None:
     for c in result["cases"]:
         print(
             f"N={c['n']}: CPU use (share of one core) joining: server "
-            f"{c['server_cpu_join']:.0%}, clients {c['client_cpu_join']:.0%}; fan-out: server "
+            f"{c['server_cpu_join']:.0%} ({c['server_cpu_ms_per_join']:.2f} ms a join), clients "
+            f"{c['client_cpu_join']:.0%} ({c['client_cpu_ms_per_join']:.2f} ms); fan-out: server "
             f"{c['server_cpu_fanout']:.0%}, clients {c['client_cpu_fanout']:.0%}; "
-            f"runs' fan-out p99 {c['runs_fanout_p99_ms']}, join p99 {c['runs_join_p99_ms']}"
+            f"runs' fan-out p99 {c['runs_fanout_p99_ms']}, join p99 {c['runs_join_p99_ms']}; "
+            f"largest join answer {c['largest_join_answer_kib']:.0f} KiB"
         )
         for failure in c["failures"]:
             print(f"  failure: {failure}")

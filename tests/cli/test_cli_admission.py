@@ -145,15 +145,16 @@ def test_room_names_are_sent_as_one_encoded_path_segment(
 
 def test_participants_and_lobby_as_tables_and_json(recorder: tuple[Server, Recorder]) -> None:
     server, record = recorder
-    record.answers["/v1/rooms/weekly/participants"] = (200, {"participants": [PARTICIPANT]})
-    record.answers["/v1/rooms/weekly/lobby"] = (200, [KNOCK])
+    # the server's shapes: {"data": [...]} (ParticipantsPublic, LobbyPublic)
+    record.answers["/v1/rooms/weekly/participants"] = (200, {"data": [PARTICIPANT]})
+    record.answers["/v1/rooms/weekly/lobby"] = (200, {"data": [KNOCK]})
     table = ok(server, "rooms", "participants", "weekly").stdout
     assert "IDENTITY" in table and "Alice" in table and "2026-" in table
     document = json.loads(ok(server, "rooms", "participants", "weekly", "--json").stdout)
-    assert document == {"participants": [PARTICIPANT]}
+    assert document == {"data": [PARTICIPANT]}
     lobby = ok(server, "rooms", "lobby", "weekly").stdout
     assert "SESSION" in lobby and "ses_1" in lobby and "guest" in lobby
-    record.answers["/v1/rooms/weekly/lobby"] = (200, {"lobby": []})
+    record.answers["/v1/rooms/weekly/lobby"] = (200, {"data": []})
     assert "nobody is waiting" in ok(server, "rooms", "lobby", "weekly").stdout
 
 

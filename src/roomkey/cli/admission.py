@@ -56,11 +56,12 @@ def _room(room: str) -> str:
     return f"/v1/rooms/{segment(room)}"
 
 
-def _rows(document: Any, key: str) -> Sequence[Mapping[str, Any]]:
-    """The records of a listing: the answer itself when it is a list, else its ``key``."""
+def _rows(document: Any) -> Sequence[Mapping[str, Any]]:
+    """The records of a listing: the answer itself when it is a list, else its ``data``
+    (the admission routes answer ``{"data": [...]}``, like the rooms and audit pages)."""
     if isinstance(document, list):
         return document
-    rows = document.get(key, []) if isinstance(document, dict) else []
+    rows = document.get("data", []) if isinstance(document, dict) else []
     return rows if isinstance(rows, list) else []
 
 
@@ -75,7 +76,7 @@ def participants(
     """List the participants admitted to a live room."""
     with connect(server, token, api_key, api_secret) as client:
         document = client.get(f"{_room(room)}/participants")
-    rows = _rows(document, "participants")
+    rows = _rows(document)
     show_table(document, rows, _PARTICIPANT_COLUMNS, "nobody is in the room", as_json)
 
 
@@ -90,7 +91,7 @@ def lobby(
     """List who waits in a room's lobby, first knock first."""
     with connect(server, token, api_key, api_secret) as client:
         document = client.get(f"{_room(room)}/lobby")
-    rows = _rows(document, "lobby")
+    rows = _rows(document)
     show_table(document, rows, _LOBBY_COLUMNS, "nobody is waiting", as_json)
 
 
@@ -204,7 +205,7 @@ def bans(
     """List a room's live bans, oldest first."""
     with connect(server, token, api_key, api_secret) as client:
         document = client.get(f"{_room(room)}/bans")
-    show_table(document, _rows(document, "bans"), _BAN_COLUMNS, "nobody is banned", as_json)
+    show_table(document, _rows(document), _BAN_COLUMNS, "nobody is banned", as_json)
 
 
 def unban(

@@ -117,7 +117,8 @@ class TokenService:
                 field="ttl_s",
             )
         minter = self._minter(caller, request.dialect)
-        _check_within_caller(caller, minter.grant_for(request.role, request.permissions)[1])
+        if request.role is not None or request.permissions:  # the default role is no server's
+            _check_within_caller(caller, minter.grant_for(request.role, request.permissions)[1])
         if request.room is not None:
             _refuse_banned(project, request.room, request.identity)
             await self.rooms.resolve_for_issue(caller.project_id, request.room)

@@ -20,7 +20,7 @@ from fastapi import FastAPI
 
 from roomkey.api import hot
 from roomkey.api.access import PUBLIC_OPERATIONS, api_routes, render, requirement
-from roomkey.api.app import ROUTERS
+from roomkey.api.routes import ROUTERS
 from roomkey.capabilities import CRAWLER_CAPABILITIES, Capability
 from roomkey.minting import AccessToken
 from roomkey.service import Bootstrap, RoomkeyService

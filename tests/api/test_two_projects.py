@@ -17,7 +17,7 @@ import pytest
 from api_support import assert_error
 
 from roomkey.api.access import api_routes, requirement
-from roomkey.api.app import ROUTERS
+from roomkey.api.routes import ROUTERS
 from roomkey.minting import AccessToken
 from roomkey.service import Bootstrap
 

@@ -246,7 +246,7 @@ def _public_cell(route: APIRoute) -> str:
 
 
 def _main() -> None:
-    from roomkey.api.app import ROUTERS
+    from roomkey.api.routes import ROUTERS
 
     sys.stdout.write(render(ROUTERS))
 

@@ -17,18 +17,7 @@ from roomkey.api.metrics import Metrics
 from roomkey.api.middleware import BodyLimit, Observe
 from roomkey.api.ratelimit import RateLimiter
 from roomkey.api.responses import FastJSONResponse
-from roomkey.api.routers import (
-    admission,
-    bans,
-    events,
-    health,
-    keys,
-    project,
-    revocations,
-    roles,
-    rooms,
-    tokens,
-)
+from roomkey.api.routes import ROUTERS
 from roomkey.api.swagger import install_swagger_ui
 from roomkey.service import RoomkeyService, ServerSettings, load_settings
 
@@ -39,12 +28,6 @@ Management and token-issuing calls take a server-scope token:
 capability it requires (`requires: rooms:write`); a token without it gets 403 with
 `details.missing`. Errors always have the shape
 `{"error": code, "message": ..., "details": ...}`."""
-
-# Every router of the app, in inclusion order.
-ROUTERS = tuple(
-    m.router
-    for m in (tokens, keys, rooms, admission, bans, roles, revocations, project, health, events)
-)
 
 
 def tune_garbage_collector() -> None:

@@ -1,0 +1,23 @@
+"""Every router of the app, in inclusion order (read by the app factory and the access table)."""
+
+from __future__ import annotations
+
+from roomkey.api.routers import (
+    admission,
+    bans,
+    events,
+    health,
+    keys,
+    project,
+    revocations,
+    roles,
+    rooms,
+    tokens,
+)
+
+ROUTERS = tuple(
+    m.router
+    for m in (tokens, keys, rooms, admission, bans, roles, revocations, project, health, events)
+)
+
+__all__ = ["ROUTERS"]

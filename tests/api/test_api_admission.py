@@ -13,7 +13,9 @@ from admission_support import huddle01, livekit, native, videosdk
 from api_support import assert_error
 from livekit.api import TokenVerifier as LiveKitVerifier
 
+from roomkey.api.schemas_admission import JoinPublic, ParticipantsPublic
 from roomkey.service import Bootstrap, RoomkeyService
+from roomkey.service.admission.service import JOIN_PARTICIPANTS_MAX
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -293,8 +295,27 @@ async def test_the_join_answers_have_the_documented_shapes(
     client: httpx.AsyncClient, boot: Bootstrap
 ) -> None:
     host = await join(client, "r1", vs(boot, "h", "allow_mod"))
-    assert set(host) == {"status", "session_id", "session_token", "participant", "participants"}
+    keys = {"status", "session_id", "session_token", "participant", "participants"}
+    assert set(host) == keys | {"participants_total"}
     assert set(host["participant"]) >= {"identity", "name", "role", "grant", "joined_at"}
     assert host["participant"]["name"] is None  # VideoSDK carries no name: null, not absent
     guest = await join(client, "r1", vs(boot, "g", "ask_join"), 202)
     assert set(guest) == {"status", "session_id", "session_token", "position"}
+    # the route skips the response model's validation: the answers must still be its shape
+    for answer in (host, guest):
+        JoinPublic.model_validate(answer, strict=True)
+    listed = await client.get("/v1/rooms/r1/participants", headers=bearer(host["session_token"]))
+    ParticipantsPublic.model_validate(listed.json(), strict=True)
+
+
+async def test_a_join_lists_the_first_participants_and_counts_them_all(
+    client: httpx.AsyncClient, boot: Bootstrap
+) -> None:
+    """Regression: every join answered with the whole room (O(N) bytes a join)."""
+    for i in range(JOIN_PARTICIPANTS_MAX + 2):
+        answer = await join(client, "big", vs(boot, f"p{i}", room="big"))
+    assert answer["participants_total"] == JOIN_PARTICIPANTS_MAX + 2
+    listed = [p["identity"] for p in answer["participants"]]
+    assert listed == [f"p{i}" for i in range(JOIN_PARTICIPANTS_MAX)]  # joining order
+    every = await client.get("/v1/rooms/big/participants", headers=bearer(answer["session_token"]))
+    assert len(every.json()["data"]) == JOIN_PARTICIPANTS_MAX + 2

@@ -47,7 +47,12 @@ class JoinPublic(BaseModel):
     )
     position: int | None = Field(None, description="Place in the lobby, from 1 (waiting).")
     participant: ParticipantPublic | None = None
-    participants: list[ParticipantPublic] | None = None
+    participants: list[ParticipantPublic] | None = Field(
+        None, description="The first 100 participants it may see, in joining order (admitted)."
+    )
+    participants_total: int | None = Field(
+        None, description="How many participants it may see in all, itself included (admitted)."
+    )
     participant_token: str | None = Field(
         None, description="The platform token, where the room or project hands one out."
     )

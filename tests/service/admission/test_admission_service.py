@@ -41,8 +41,8 @@ def watch(service: RoomkeyService, session: Session) -> Subscription:
 
 def drain(sub: Subscription) -> list[Event]:
     out = []
-    while not sub.queue.empty():
-        out.append(sub.queue.get_nowait())
+    while (event := sub.take()) is not None:
+        out.append(event)
     return out
 
 

@@ -51,11 +51,14 @@ class Pipe:
         return text
 
     async def send_json(self, message: Mapping[str, Any]) -> None:
+        await self.send_text(orjson.dumps(message).decode())
+
+    async def send_text(self, text: str) -> None:
         if self.closed is not None:
             raise TransportClosed
         if self.stalled:
             await asyncio.Event().wait()  # a client that never reads
-        self.outbound.put_nowait(orjson.loads(orjson.dumps(message)))
+        self.outbound.put_nowait(orjson.loads(text))
 
     async def close(self, code: int, reason: str = "") -> None:
         if self.closed is None:

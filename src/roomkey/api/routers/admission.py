@@ -19,6 +19,7 @@ from roomkey.api.actors import (
 from roomkey.api.body import body_doc, json_body
 from roomkey.api.deps import ServiceDep, authorization_header
 from roomkey.api.metrics import Metrics
+from roomkey.api.responses import FastJSONResponse
 from roomkey.api.schemas import TokenPublic
 from roomkey.api.schemas_admission import (
     DecisionRequest,
@@ -95,12 +96,13 @@ async def join_room(
     request: Request,
     body: Annotated[JoinRequest, Depends(json_body(JoinRequest))],
     service: ServiceDep,
-    response: Response,
     authorization: Annotated[str | None, Header(description=JOIN_AUTH)] = None,
-) -> JoinPublic:
+) -> Response:
     """Join with a participant token of any format, verified once here with every check:
     admitted (200), waiting in the lobby (202), or refused (401 with the verifier's reason;
-    403 `banned`, `room_locked`, `room_full`; 409 `room_inactive`)."""
+    403 `banned`, `room_locked`, `room_full`; 409 `room_inactive`). An admitted answer lists
+    the first 100 participants in joining order and counts them all (`participants_total`);
+    `GET /v1/rooms/{room}/participants` lists every one."""
     metrics: Metrics = request.app.state.metrics
     try:
         joined = await service.admission.join(
@@ -111,20 +113,22 @@ async def join_room(
         raise
     metrics.count_join(joined.status)
     session = joined.session
-    answer = JoinPublic(
-        status=joined.status,
-        session_id=session.id,
-        session_token=joined.session_token,
-    )
+    answer: dict[str, Any] = {
+        "status": joined.status,
+        "session_id": session.id,
+        "session_token": joined.session_token,
+    }
     if joined.status == "waiting":
-        response.status_code = 202
-        answer.position = joined.position
-        return answer
-    answer.participant = participant(session.public())
-    answer.participants = [participant(p) for p in joined.participants]
+        answer["position"] = joined.position
+        return FastJSONResponse(answer, status_code=202)
+    # the participants are the service's own public dicts (the shape of ParticipantPublic):
+    # validated once more per item, a join of a big room spent its time here
+    answer["participant"] = service.admission.public(session)
+    answer["participants"] = joined.participants
+    answer["participants_total"] = joined.participants_total
     if joined.participant_token is not None:
-        answer.participant_token = joined.participant_token.token
-    return answer
+        answer["participant_token"] = joined.participant_token.token
+    return FastJSONResponse(answer)
 
 
 @router.get(
@@ -132,9 +136,9 @@ async def join_room(
     response_model=ParticipantsPublic,
     operation_id="list_participants",
 )
-async def list_participants(actor: RoomActorDep, service: ServiceDep) -> ParticipantsPublic:
-    """The room's admitted participants (hidden ones only for moderators)."""
-    return ParticipantsPublic(data=[participant(p) for p in service.admission.participants(actor)])
+async def list_participants(actor: RoomActorDep, service: ServiceDep) -> Response:
+    """The room's admitted participants in joining order (hidden ones only for moderators)."""
+    return FastJSONResponse({"data": service.admission.participants(actor)})
 
 
 @router.get("/rooms/{room}/lobby", response_model=LobbyPublic, operation_id="list_lobby")

@@ -55,8 +55,12 @@ class StarletteTransport:
 
     async def send_json(self, message: Mapping[str, Any]) -> None:
         """Send one JSON text frame."""
+        await self.send_text(orjson.dumps(message).decode("utf-8"))
+
+    async def send_text(self, text: str) -> None:
+        """Send one text frame."""
         try:
-            await self.websocket.send_text(orjson.dumps(message).decode("utf-8"))
+            await self.websocket.send_text(text)
         except (WebSocketDisconnect, RuntimeError, OSError):
             # OSError: uvicorn's ClientDisconnected, when the peer is gone mid-send
             raise TransportClosed from None

@@ -10,7 +10,7 @@ import asyncio
 import itertools
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Protocol
 
 from roomkey.service.admission.events import Event
@@ -20,7 +20,6 @@ DEFAULT_REPLAY = 1024  # events kept per room for clients that resume with ``sin
 DEFAULT_QUEUE = 256  # events queued per socket before it counts as a slow consumer
 
 
-@dataclass(eq=False)
 class Subscription:
     """One listener of a room's stream (a WebSocket, a CLI watcher, a test).
 
@@ -28,54 +27,99 @@ class Subscription:
     bounded queue; when it is full the subscription is closed as a slow consumer
     (``overflowed``) rather than stalling the room. ``resync`` is set when it resumed from a
     ``since`` older than the replay buffer: it missed events and needs the room's state.
+
+    The queue is a deque with one waiter future rather than an :class:`asyncio.Queue`: a
+    publish offers each event to every socket of the room, and waking a listener is then one
+    ``set_result``, without a queue's getter bookkeeping or a second future to watch for close.
     """
 
-    room: RoomKey
-    accepts: Callable[[Event], bool]
-    queue: asyncio.Queue[Event] = field(default_factory=lambda: asyncio.Queue(DEFAULT_QUEUE))
-    overflowed: bool = False
-    closed: bool = False
-    resync: bool = False
-    _on_close: Callable[[Subscription], None] | None = None
+    __slots__ = (
+        "_closed_waiters",
+        "_events",
+        "_on_close",
+        "_waiter",
+        "accepts",
+        "closed",
+        "max_queued",
+        "overflowed",
+        "resync",
+        "room",
+    )
+
+    def __init__(
+        self,
+        room: RoomKey,
+        accepts: Callable[[Event], bool],
+        max_queued: int = DEFAULT_QUEUE,
+    ) -> None:
+        self.room = room
+        self.accepts = accepts
+        self.max_queued = max_queued
+        self.overflowed = False
+        self.closed = False
+        self.resync = False
+        self._events: deque[Event] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._closed_waiters: list[asyncio.Future[None]] = []
+        self._on_close: Callable[[Subscription], None] | None = None
 
     def offer(self, event: Event) -> bool:
         """Queue ``event`` if accepted (True); close the subscription if it cannot keep up."""
         if self.closed or not self.accepts(event):
             return False
-        try:
-            self.queue.put_nowait(event)
-        except asyncio.QueueFull:
+        if len(self._events) >= self.max_queued:
             self.overflowed = True
             self.close()
             return False
+        self._events.append(event)
+        self._wake()
         return True
+
+    def pending(self) -> int:
+        """Events queued and not yet taken."""
+        return len(self._events)
+
+    def take(self) -> Event | None:
+        """The next queued event without waiting (None when none is queued)."""
+        return self._events.popleft() if self._events else None
 
     async def next(self) -> Event | None:
         """The next event, or None once closed (slow consumer or unsubscribed)."""
-        if self.closed and self.queue.empty():
-            return None
-        getter = asyncio.ensure_future(self.queue.get())
-        closer = asyncio.ensure_future(self._closed.wait())
-        done, pending = await asyncio.wait({getter, closer}, return_when=asyncio.FIRST_COMPLETED)
-        for task in pending:
-            task.cancel()
-        return getter.result() if getter in done else None
+        while not self._events:
+            if self.closed:
+                return None
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self._events.popleft()
 
     async def wait_closed(self) -> None:
         """Return once the subscription is closed (a slow consumer's, or unsubscribed)."""
-        await self._closed.wait()
+        if self.closed:
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._closed_waiters.append(waiter)
+        await waiter
 
     def close(self) -> None:
-        """Stop receiving; wake whoever waits in :meth:`next`."""
+        """Stop receiving; wake whoever waits in :meth:`next` or :meth:`wait_closed`."""
         if self.closed:
             return
         self.closed = True
-        self._closed.set()
+        self._wake()
+        for waiter in self._closed_waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        self._closed_waiters.clear()
         if self._on_close is not None:
             self._on_close(self)
 
-    def __post_init__(self) -> None:
-        self._closed = asyncio.Event()
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
 
 class AdmissionBus(Protocol):
@@ -137,7 +181,8 @@ class InMemoryBus:
         """See :meth:`AdmissionBus.publish`."""
         stream = self._stream((event.project_id, event.room))
         stream.last = next(stream.seq)
-        sequenced = replace(event, seq=stream.last)
+        sequenced = replace(event, seq=stream.last, text="")
+        sequenced = replace(sequenced, text=sequenced.encode())  # once, for every socket
         stream.buffer.append(sequenced)
         self.published += 1
         for subscription in list(stream.subscriptions):
@@ -163,7 +208,7 @@ class InMemoryBus:
         """See :meth:`AdmissionBus.subscribe`."""
         key = (project_id, room)
         stream = self._stream(key)
-        subscription = Subscription(key, accepts, asyncio.Queue(queue_size))
+        subscription = Subscription(key, accepts, queue_size)
         subscription._on_close = lambda s: stream.subscriptions.discard(s)
         if since is not None and since < stream.last:
             oldest = stream.buffer[0].seq if stream.buffer else stream.last + 1

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+import orjson
+
 
 class EventType(StrEnum):
     """Every event type a room's stream carries."""
@@ -64,8 +66,14 @@ class Event:
     seq: int = 0
     # the project the room belongs to (never sent; streams are per project and room)
     project_id: str = ""
+    # the message as sent, encoded once by the bus when it is published ("" before)
+    text: str = field(default="", repr=False)
 
     def to_json(self) -> dict[str, Any]:
         """The message a socket receives."""
         head = {"seq": self.seq, "type": self.type.value, "room": self.room, "at": self.at}
         return {**self.data, **head}
+
+    def encode(self) -> str:
+        """:meth:`to_json` as JSON text (the bus encodes each event once, in :attr:`text`)."""
+        return self.text or orjson.dumps(self.to_json()).decode("utf-8")

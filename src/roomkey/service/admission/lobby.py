@@ -32,8 +32,10 @@ class Lobby:
     def waiting(self, where: Session | Actor) -> list[Session]:
         """The room's knocks, oldest first (expired ones are expired first)."""
         sessions = self.admission.registry.in_room(where.project_id, where.room)
-        self.expire_due(self.admission.ctx.clock(), sessions)  # this room's only: lazily
-        return [s for s in sessions if s.status is SessionStatus.WAITING]
+        waiting = [s for s in sessions if s.status is SessionStatus.WAITING]
+        self.expire_due(self.admission.ctx.clock(), waiting)  # this room's only: lazily
+        live = (s for s in waiting if s.status is SessionStatus.WAITING)
+        return sorted(live, key=lambda s: s.created_at)
 
     def position(self, session: Session) -> int:
         """The knock's place in its room's lobby, from 1."""

@@ -81,6 +81,11 @@ class Transport(Protocol):
         """Send one JSON text message; raises :class:`TransportClosed` once the peer is gone."""
         ...
 
+    async def send_text(self, text: str) -> None:
+        """Send one text message (JSON already encoded: an event is encoded once for every
+        socket); raises :class:`TransportClosed` once the peer is gone."""
+        ...
+
     async def close(self, code: int, reason: str = "") -> None:
         """Close the socket (a no-op when it is already closed)."""
         ...

@@ -102,7 +102,7 @@ class SessionRegistry:
     def add(self, session: Session) -> Session | None:
         """Register ``session``; returns the live session of the same identity it replaces."""
         room = self._by_room.setdefault((session.project_id, session.room), {})
-        previous = room.get(session.identity)
+        previous = room.pop(session.identity, None)  # popped: the room keeps joining order
         room[session.identity] = session
         self._by_id[session.id] = session
         return previous if previous is not None and previous.live else None
@@ -116,9 +116,15 @@ class SessionRegistry:
         return self._by_room.get((project_id, room), {}).get(identity)
 
     def in_room(self, project_id: str, room: str) -> list[Session]:
-        """The live sessions of a room, admitted and waiting, oldest first."""
+        """The live sessions of a room, admitted and waiting, in the order they were added
+        (no sort: a join of a room of thousands reads it)."""
+        return [s for s in self._by_room.get((project_id, room), {}).values() if s.live]
+
+    def admitted_count(self, project_id: str, room: str, *, besides: str | None = None) -> int:
+        """How many sessions of a room are admitted (``besides`` that identity's not counted)."""
         sessions = self._by_room.get((project_id, room), {}).values()
-        return sorted((s for s in sessions if s.live), key=lambda s: s.created_at)
+        admitted = SessionStatus.ADMITTED
+        return sum(1 for s in sessions if s.status is admitted and s.identity != besides)
 
     def forget(self, session: Session) -> None:
         """Drop an ended session (its credential stops working)."""

@@ -196,11 +196,14 @@ class _Socket:
             await _finish(self.transport, close, self.stream.limits.send_timeout_s)
 
     async def send(self, message: Mapping[str, Any]) -> None:
+        await self.send_text(orjson.dumps(message).decode("utf-8"))
+
+    async def send_text(self, text: str) -> None:
         # the pump and the reader both send; one frame at a time
         async with self.send_lock:
             try:
                 async with asyncio.timeout(self.stream.limits.send_timeout_s):
-                    await self.transport.send_json(message)
+                    await self.transport.send_text(text)
             except TimeoutError:
                 raise _Close(CloseCode.SLOW_CONSUMER, "slow consumer") from None
 
@@ -298,10 +301,10 @@ class _Socket:
             event = await subscription.next()
             if event is None or subscription.overflowed:
                 raise _ended_subscription(subscription)
-            await self.send(event.to_json())
+            await self.send_text(event.encode())
             # the session ended: close once what was queued before (its ending event among
             # them) is sent, not right after whichever event happened to be in flight
-            if session is not None and not session.live and subscription.queue.empty():
+            if session is not None and not session.live and not subscription.pending():
                 raise _ended(session)
 
     # ---- frames in ------------------------------------------------------------------------

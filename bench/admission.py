@@ -40,7 +40,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +52,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from roomkey import AccessToken
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from rawclient import HttpError, HttpPool, open_raw_socket
 from token_endpoint import HOST, ROOMKEY, Server, free_port, wait_http
 
 ROOM = "bench-room"
@@ -64,6 +65,7 @@ SESSIONS_TARGET = 5000
 EVENT_TIMEOUT_S = 30.0
 QUIET_S = 0.5
 STREAM_BATCH = 64
+HTTP_CONNECTIONS = 64  # the raw client's keep-alive connections
 
 
 def pct(values: Sequence[float], q: float) -> float:
@@ -112,7 +114,7 @@ class Room:
     """The client side of one run: sockets, and the arrivals of the event being timed."""
 
     n: int
-    sockets: list[ClientConnection] = field(default_factory=list)
+    sockets: list[Any] = field(default_factory=list)  # ClientConnection or RawSocket
     readers: list[asyncio.Task[None]] = field(default_factory=list)
     join_ms: list[float] = field(default_factory=list)
     open_ms: list[float] = field(default_factory=list)
@@ -137,8 +139,32 @@ class Room:
         except Exception as exc:  # any end of a socket mid-run is a failure to report
             self.failures.append(f"socket: {type(exc).__name__}: {exc}")
         finally:
-            self.closed += 1
-            self._check_all()
+            self.socket_closed()
+
+    def raw_reader(self) -> tuple[Callable[[float, bytes], None], asyncio.Future[None]]:
+        """(on_data for one raw socket, a future set once its ``ready`` arrived)."""
+        ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        tail = b""
+
+        def on_data(now: float, data: bytes) -> None:
+            nonlocal tail
+            self.last_frame = now
+            seen = tail + data  # a marker split between two reads is still found
+            tail = data[-32:]
+            if not ready.done():
+                if b'"ready"' in seen:
+                    ready.set_result(None)
+                return
+            if self.marker and self.marker in seen:
+                tail = b""  # this event counted once
+                self.arrivals.append(now)
+                self._check_all()
+
+        return on_data, ready
+
+    def socket_closed(self) -> None:
+        self.closed += 1
+        self._check_all()
 
     @property
     def live(self) -> int:
@@ -150,60 +176,91 @@ class Room:
             self.all_arrived.set()
 
 
+class Client:
+    """The HTTP and WebSocket side: ``raw`` (bench/rawclient.py, the default: the client
+    should not be what is measured) or ``libs`` (httpx and websockets)."""
+
+    def __init__(self, kind: str, port: int) -> None:
+        self.kind, self.port = kind, port
+        self.url, self.ws_url = f"http://{HOST}:{port}", f"ws://{HOST}:{port}"
+        self.pool = HttpPool(HOST, port, HTTP_CONNECTIONS)
+        limits = httpx.Limits(max_connections=512, max_keepalive_connections=512)
+        self.http = httpx.AsyncClient(base_url=self.url, timeout=60, limits=limits)
+
+    async def post(self, path: str, bearer: str) -> tuple[int, bytes]:
+        headers = {"Authorization": f"Bearer {bearer}"}
+        if self.kind == "raw":
+            return await self.pool.request("POST", path, headers)
+        answer = await self.http.post(path, headers=headers)
+        return answer.status_code, answer.content
+
+    async def open_stream(self, room: Room, session_token: str) -> bool:
+        """Open and authenticate one event stream, and keep draining it; False on failure."""
+        start = time.perf_counter()
+        auth = orjson.dumps({"type": "auth", "session_token": session_token})
+        try:
+            if self.kind == "raw":
+                on_data, ready = room.raw_reader()
+                path = f"/v1/rooms/{ROOM}/events"
+                sock = await open_raw_socket(HOST, self.port, path, on_data)
+                sock.send_text(auth)
+                await asyncio.wait_for(ready, 60)
+                lost = sock.lost
+                lost.add_done_callback(lambda _f: room.socket_closed())
+                room.sockets.append(sock)
+            else:
+                ws = await connect(
+                    f"{self.ws_url}/v1/rooms/{ROOM}/events", open_timeout=60, max_queue=None
+                )
+                await ws.send(auth)
+                first = orjson.loads(await ws.recv())
+                if first.get("type") != "ready":
+                    room.failures.append(f"stream: {first}")
+                    await ws.close()
+                    return False
+                room.sockets.append(ws)
+                room.readers.append(asyncio.ensure_future(room.read(ws)))
+        except Exception as exc:  # refused handshake, timeout, reset: count it, go on
+            room.failures.append(f"stream: {type(exc).__name__}: {exc}")
+            return False
+        room.open_ms.append((time.perf_counter() - start) * 1000)
+        return True
+
+    async def aclose(self) -> None:
+        self.pool.close()
+        await self.http.aclose()
+
+
 async def join_one(
-    room: Room, http: httpx.AsyncClient, url: str, token: str, stream: bool = True
+    room: Room, client: Client, token: str, stream: bool = True
 ) -> tuple[str, str] | None:
     """Join, then (``stream``) open and authenticate the event stream; the session (id,
     token), or None when either failed (the failure is noted in ``room``)."""
     start = time.perf_counter()
     try:
-        answer = await http.post(
-            f"/v1/rooms/{ROOM}/join", headers={"Authorization": f"Bearer {token}"}
-        )
-    except httpx.HTTPError as exc:
+        status, content = await client.post(f"/v1/rooms/{ROOM}/join", token)
+    except (httpx.HTTPError, HttpError) as exc:
         room.failures.append(f"join: {type(exc).__name__}: {exc}")
         return None
     room.join_ms.append((time.perf_counter() - start) * 1000)
-    if answer.status_code != 200:
-        room.failures.append(f"join: {answer.status_code} {answer.text[:200]}")
+    if status != 200:
+        room.failures.append(f"join: {status} {content[:200]!r}")
         return None
-    # the answer lists every participant: O(N) bytes a join (orjson: the client's parse
-    # should not be what is measured)
-    room.answer_bytes = max(room.answer_bytes, len(answer.content))
-    body = orjson.loads(answer.content)
+    room.answer_bytes = max(room.answer_bytes, len(content))
+    body = orjson.loads(content)
     session = str(body["session_id"]), str(body["session_token"])
-    if stream and not await open_stream(room, url, session[1]):
+    if stream and not await client.open_stream(room, session[1]):
         return None
     return session
 
 
-async def open_stream(room: Room, url: str, session_token: str) -> bool:
-    """Open and authenticate one event stream, and keep draining it; False if that failed."""
-    start = time.perf_counter()
-    try:
-        ws = await connect(f"{url}/v1/rooms/{ROOM}/events", open_timeout=60, max_queue=None)
-        await ws.send(orjson.dumps({"type": "auth", "session_token": session_token}))
-        ready = orjson.loads(await ws.recv())
-    except Exception as exc:  # refused handshake, timeout, reset: count it, go on
-        room.failures.append(f"stream: {type(exc).__name__}: {exc}")
-        return False
-    if ready.get("type") != "ready":
-        room.failures.append(f"stream: {ready}")
-        await ws.close()
-        return False
-    room.open_ms.append((time.perf_counter() - start) * 1000)
-    room.sockets.append(ws)
-    room.readers.append(asyncio.ensure_future(room.read(ws)))
-    return True
-
-
-async def open_later(room: Room, url: str, sessions: list[tuple[str, str] | None]) -> None:
+async def open_later(room: Room, client: Client, sessions: list[tuple[str, str] | None]) -> None:
     """Open the streams of sessions that joined earlier, ``STREAM_BATCH`` at a time."""
     gate = asyncio.Semaphore(STREAM_BATCH)
 
     async def one(session_token: str) -> None:
         async with gate:
-            await open_stream(room, url, session_token)
+            await client.open_stream(room, session_token)
 
     await asyncio.gather(*(one(s[1]) for s in sessions if s is not None))
 
@@ -218,7 +275,7 @@ async def wait_quiet(room: Room, limit_s: float) -> None:
 
 
 async def fan_out(
-    room: Room, http: httpx.AsyncClient, host_session: str, events: int
+    room: Room, client: Client, host_session: str, events: int
 ) -> list[dict[str, float]]:
     """Lock/unlock the room ``events`` times; per event, each socket's receipt latency."""
     results: list[dict[str, float]] = []
@@ -228,13 +285,12 @@ async def fan_out(
         room.arrivals = []
         room.all_arrived.clear()
         start = time.perf_counter()
-        answer = await http.post(
-            f"/v1/rooms/{ROOM}/{'lock' if locked else 'unlock'}",
-            headers={"Authorization": f"Bearer {host_session}"},
+        status, content = await client.post(
+            f"/v1/rooms/{ROOM}/{'lock' if locked else 'unlock'}", host_session
         )
         request_ms = (time.perf_counter() - start) * 1000
-        if answer.status_code != 200:
-            room.failures.append(f"lock: {answer.status_code} {answer.text[:200]}")
+        if status != 200:
+            room.failures.append(f"lock: {status} {content[:200]!r}")
             break
         try:
             await asyncio.wait_for(room.all_arrived.wait(), EVENT_TIMEOUT_S)
@@ -260,7 +316,7 @@ async def close_all(room: Room) -> None:
     for task in room.readers:
         task.cancel()
     for ws in room.sockets:
-        ws.transport.abort()
+        ws.transport.abort() if isinstance(ws, ClientConnection) else ws.abort()
     await asyncio.gather(*room.readers, return_exceptions=True)
 
 
@@ -268,8 +324,6 @@ async def measure(
     port: int, pid: int, api: tuple[str, str], args: argparse.Namespace, n: int
 ) -> dict[str, Any]:
     """One run against a started server: joins, fan-out, memory."""
-    url = f"http://{HOST}:{port}"
-    ws_url = f"ws://{HOST}:{port}"
     key, secret = api
 
     def token(i: int) -> str:
@@ -278,16 +332,16 @@ async def measure(
         return minted.with_role(role).with_ttl(3600).to_jwt()
 
     tokens = [token(i) for i in range(n)]
-    limits = httpx.Limits(max_connections=512, max_keepalive_connections=512)
-    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as http:
+    client = Client(args.client, port)
+    try:
         warm = Room(1)  # the first join opens the room and warms the server's paths
         warm_token = AccessToken(key, secret).with_identity("warm").with_room(ROOM).to_jwt()
-        await join_one(warm, http, ws_url, warm_token)
+        await join_one(warm, client, warm_token)
         await close_all(warm)
         await asyncio.sleep(0.5)
         rss_before = rss_kib(pid)
         room = Room(n)
-        host = await join_one(room, http, ws_url, tokens[0])
+        host = await join_one(room, client, tokens[0])
         if host is None:
             raise RuntimeError(f"the host cannot join: {room.failures}")
         cpu0, server_cpu0, t0 = time.process_time(), cpu_s(pid), time.perf_counter()
@@ -296,21 +350,23 @@ async def measure(
             delay = t0 + (i - 1) / args.rate - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            joining = join_one(room, http, ws_url, tokens[i], stream=not args.streams_after)
+            joining = join_one(room, client, tokens[i], stream=not args.streams_after)
             tasks.append(asyncio.ensure_future(joining))
         sessions = await asyncio.gather(*tasks)
         join_s = time.perf_counter() - t0
         join_cpu = (time.process_time() - cpu0) / join_s, (cpu_s(pid) - server_cpu0) / join_s
         if args.streams_after:
-            await open_later(room, ws_url, sessions)
+            await open_later(room, client, sessions)
         await wait_quiet(room, 60.0)
         rss_after, live_at_rss = rss_kib(pid), room.live
         cpu0, server_cpu0, t1 = time.process_time(), cpu_s(pid), time.perf_counter()
-        events = await fan_out(room, http, host[1], args.events)
+        events = await fan_out(room, client, host[1], args.events)
         fan_s = time.perf_counter() - t1
         fan_cpu = (time.process_time() - cpu0) / fan_s, (cpu_s(pid) - server_cpu0) / fan_s
         live = room.live
         await close_all(room)
+    finally:
+        await client.aclose()
     return {
         "n": n,
         "live": live,
@@ -399,6 +455,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "rate": args.rate,
         "events": args.events,
         "streams": "after joins" if args.streams_after else "with each join",
+        "client": args.client,
         "cpus": os.cpu_count(),
         "loadavg_start": [round(x, 2) for x in load],
         "loadavg_end": [round(x, 2) for x in os.getloadavg()],
@@ -438,7 +495,8 @@ def targets(cases: list[dict[str, Any]], rate: float) -> dict[str, Any]:
 def print_table(result: dict[str, Any]) -> None:
     print(
         f"\nAdmission — one worker on CPU 0, clients on CPU 1, joins at {result['rate']:g}/s, "
-        f"streams opened {result['streams']}, {result['events']} events per run, "
+        f"streams opened {result['streams']}, {result['client']} client, "
+        f"{result['events']} events per run, "
         f"median of {result['runs']} run(s), "
         f"{result['cpus']} CPUs, load {result['loadavg_start'][0]:.2f} -> "
         f"{result['loadavg_end'][0]:.2f}"
@@ -500,6 +558,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="open the event streams after all joins (joins then carry no participant_joined"
         " fan-out to open sockets)",
+    )
+    parser.add_argument(
+        "--client",
+        choices=("raw", "libs"),
+        default="raw",
+        help="raw: bench/rawclient.py (default); libs: httpx and the websockets client",
     )
     parser.add_argument("--server-cpu", type=int, default=SERVER_CPU, help="CPU of the server")
     parser.add_argument("--client-cpu", type=int, default=CLIENT_CPU, help="CPU of the clients")

@@ -176,12 +176,12 @@ class AdmissionService(SessionLifecycle):
         self.check_capacity(project_id, room, identity)  # others may have joined meanwhile
         self._register(session, claims, verified.kid)
         self.admitted(session, platform)
-        visible = self.visible(session.project_id, room, session.grant.moderate)
+        sees_hidden = session.grant.moderate
         return JoinOutcome(
             session,
             self._credential(session),
-            participants=visible[:JOIN_PARTICIPANTS_MAX],
-            participants_total=len(visible),
+            participants=self.visible(project_id, room, sees_hidden, JOIN_PARTICIPANTS_MAX),
+            participants_total=self.registry.admitted_count(project_id, room, hidden=sees_hidden),
             participant_token=platform,
         )
 
@@ -329,13 +329,18 @@ class AdmissionService(SessionLifecycle):
         grant, role = claims.grant, claims.role
         return Actor(caller.project_id, room, caller=caller, token_grant=grant, token_role=role)
 
-    def visible(self, project_id: str, room: str, sees_hidden: bool) -> list[dict[str, Any]]:
-        """The admitted participants of a room (hidden ones only for moderators)."""
-        return [
-            self.public(s)
-            for s in self.registry.in_room(project_id, room)
-            if s.status is SessionStatus.ADMITTED and (sees_hidden or not s.grant.hidden)
-        ]
+    def visible(
+        self, project_id: str, room: str, sees_hidden: bool, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """The admitted participants of a room in the order they were admitted (hidden ones
+        only for moderators), at most ``limit``."""
+        out: list[dict[str, Any]] = []
+        for session in self.registry.admitted(project_id, room):
+            if limit is not None and len(out) >= limit:
+                break
+            if sees_hidden or not session.grant.hidden:
+                out.append(self.public(session))
+        return out
 
     def public(self, session: Session) -> dict[str, Any]:
         """``session.public()``, built once while its grant, role, mutes and join time are the

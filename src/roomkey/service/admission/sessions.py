@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -65,6 +65,15 @@ class Session:
         """True while the session waits or takes part."""
         return self.status.live
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        # the registry indexes admitted sessions by status and grant (hidden or not), so that
+        # a join of a room of thousands neither scans nor sorts it
+        if name in _INDEXED:
+            registry = self.__dict__.get("_registry")
+            if registry is not None:
+                registry.reindex(self)
+
     def may_admit(self, admit_policy: str = "direct") -> bool:
         """Whether this (admitted) session may admit or reject knocks.
 
@@ -92,12 +101,20 @@ class Session:
         }
 
 
+_INDEXED = frozenset({"status", "grant"})
+RoomKey = tuple[str, str]  # (project id, room)
+
+
 class SessionRegistry:
-    """Every session this node knows, by id and by (project, room, identity)."""
+    """Every session this node knows, by id and by (project, room, identity), and each room's
+    admitted sessions in the order they were admitted (kept up to date as a session's status
+    or grant changes)."""
 
     def __init__(self) -> None:
         self._by_id: dict[str, Session] = {}
-        self._by_room: dict[tuple[str, str], dict[str, Session]] = {}
+        self._by_room: dict[RoomKey, dict[str, Session]] = {}
+        self._admitted: dict[RoomKey, dict[str, Session]] = {}
+        self._hidden: dict[RoomKey, set[str]] = {}
 
     def add(self, session: Session) -> Session | None:
         """Register ``session``; returns the live session of the same identity it replaces."""
@@ -105,7 +122,24 @@ class SessionRegistry:
         previous = room.pop(session.identity, None)  # popped: the room keeps joining order
         room[session.identity] = session
         self._by_id[session.id] = session
+        object.__setattr__(session, "_registry", self)
+        self.reindex(session)
         return previous if previous is not None and previous.live else None
+
+    def reindex(self, session: Session) -> None:
+        """Put ``session`` in (or take it out of) its room's admitted index."""
+        key = (session.project_id, session.room)
+        admitted = self._admitted.setdefault(key, {})
+        hidden = self._hidden.setdefault(key, set())
+        if session.status is SessionStatus.ADMITTED and self._by_id.get(session.id) is session:
+            admitted.setdefault(session.id, session)
+            if session.grant.hidden:
+                hidden.add(session.id)
+            else:
+                hidden.discard(session.id)
+        else:
+            admitted.pop(session.id, None)
+            hidden.discard(session.id)
 
     def get(self, session_id: str) -> Session | None:
         """A session by id (live or ended, until forgotten)."""
@@ -120,11 +154,28 @@ class SessionRegistry:
         (no sort: a join of a room of thousands reads it)."""
         return [s for s in self._by_room.get((project_id, room), {}).values() if s.live]
 
-    def admitted_count(self, project_id: str, room: str, *, besides: str | None = None) -> int:
-        """How many sessions of a room are admitted (``besides`` that identity's not counted)."""
-        sessions = self._by_room.get((project_id, room), {}).values()
-        admitted = SessionStatus.ADMITTED
-        return sum(1 for s in sessions if s.status is admitted and s.identity != besides)
+    def admitted(self, project_id: str, room: str) -> Iterable[Session]:
+        """The room's admitted sessions, in the order they were admitted."""
+        return self._admitted.get((project_id, room), {}).values()
+
+    def admitted_count(
+        self,
+        project_id: str,
+        room: str,
+        *,
+        besides: str | None = None,
+        hidden: bool = True,
+    ) -> int:
+        """How many sessions of a room are admitted (not counting identity ``besides``, nor
+        hidden ones unless ``hidden``)."""
+        key = (project_id, room)
+        count = len(self._admitted.get(key, {}))
+        if not hidden:
+            count -= len(self._hidden.get(key, ()))
+        other = self.of_identity(project_id, room, besides) if besides is not None else None
+        if other is not None and other.id in self._admitted.get(key, {}):
+            count -= 1 if hidden or not other.grant.hidden else 0
+        return count
 
     def forget(self, session: Session) -> None:
         """Drop an ended session (its credential stops working)."""
@@ -132,6 +183,7 @@ class SessionRegistry:
         room = self._by_room.get((session.project_id, session.room), {})
         if room.get(session.identity) is session:
             del room[session.identity]
+        self.reindex(session)
 
     def live(self) -> list[Session]:
         """Every live session on this node."""

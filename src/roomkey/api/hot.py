@@ -27,7 +27,13 @@ from starlette.types import Receive, Scope, Send
 
 from roomkey.api.body import parse_json
 from roomkey.api.deps import TOKENS_ISSUE, optional_verifier
-from roomkey.api.middleware import declared_too_large, observe, read_capped, too_large
+from roomkey.api.middleware import (
+    RAW_SEND,
+    declared_too_large,
+    observe,
+    read_capped,
+    too_large,
+)
 from roomkey.api.routers.tokens import livekit_outcome, verify_outcome
 from roomkey.api.schemas import LiveKitTokenRequest, VerifyRequest
 from roomkey.service import RoomkeyService
@@ -80,6 +86,11 @@ class RoomkeyApp(FastAPI):
             scope["app"] = self
             await self._hot(scope, receive, send)
             return
+        if scope["type"] == "websocket":
+            # the server's own send, for the event stream's frames: each frame otherwise goes
+            # through every middleware's send wrapper (none acts on a WebSocket's messages),
+            # once per socket per event
+            scope[RAW_SEND] = send
         await super().__call__(scope, receive, send)
 
     async def _serve_hot(self, scope: Scope, receive: Receive, send: Send) -> None:

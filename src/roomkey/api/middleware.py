@@ -19,6 +19,10 @@ from roomkey.errors import BodyTooLargeError
 
 log = logging.getLogger("roomkey.access")
 
+# the scope key under which the app keeps a WebSocket's unwrapped ASGI ``send`` (the event
+# stream sends its frames there: no middleware acts on a WebSocket's messages)
+RAW_SEND = "roomkey.raw_send"
+
 
 class BodyLimit:
     """Refuse request bodies over ``max_bytes`` with 413 (by header, and while streaming)."""

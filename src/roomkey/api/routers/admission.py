@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Depends, Header, Query, Response
 from starlette.requests import Request
 
@@ -124,7 +125,7 @@ async def join_room(
     # the participants are the service's own public dicts (the shape of ParticipantPublic):
     # validated once more per item, a join of a big room spent its time here
     answer["participant"] = service.admission.public(session)
-    answer["participants"] = joined.participants
+    answer["participants"] = orjson.Fragment(joined.participants)
     answer["participants_total"] = joined.participants_total
     if joined.participant_token is not None:
         answer["participant_token"] = joined.participant_token.token

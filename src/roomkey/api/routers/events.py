@@ -16,9 +16,10 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, WebSocket
-from starlette.websockets import WebSocketDisconnect
+from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from roomkey.api.deps import authorization_header
+from roomkey.api.middleware import RAW_SEND
 from roomkey.capabilities import Capability
 from roomkey.errors import InternalServerError, RoomkeyError
 from roomkey.service import RoomkeyService
@@ -31,6 +32,7 @@ from roomkey.service.admission.protocol import (
 from roomkey.service.admission.stream import EventStream, refuse
 
 router = APIRouter(tags=["events"])
+CONNECTED = WebSocketState.CONNECTED
 PATH = "/v1/rooms/{room}/events"
 
 
@@ -39,6 +41,8 @@ class StarletteTransport:
 
     def __init__(self, websocket: WebSocket) -> None:
         self.websocket = websocket
+        # after the accept, a text frame is one ASGI message to the server's own send
+        self._raw_send = websocket.scope.get(RAW_SEND)
 
     async def receive_text(self) -> str:
         """The next message (a binary one read as UTF-8: it must hold the same JSON)."""
@@ -60,7 +64,10 @@ class StarletteTransport:
     async def send_text(self, text: str) -> None:
         """Send one text frame."""
         try:
-            await self.websocket.send_text(text)
+            if self._raw_send is not None and self.websocket.application_state is CONNECTED:
+                await self._raw_send({"type": "websocket.send", "text": text})
+            else:
+                await self.websocket.send_text(text)
         except (WebSocketDisconnect, RuntimeError, OSError):
             # OSError: uvicorn's ClientDisconnected, when the peer is gone mid-send
             raise TransportClosed from None

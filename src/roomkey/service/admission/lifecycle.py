@@ -35,7 +35,6 @@ class SessionLifecycle:
     platform_tokens: dict[str, MintedToken]
     _detached: dict[str, float]
     _ended: dict[str, Session]
-    _publics: dict[str, tuple[tuple[object, ...], dict[str, Any]]]
 
     def end(
         self,
@@ -52,7 +51,6 @@ class SessionLifecycle:
         self.platform_tokens.pop(session.id, None)
         self._detached.pop(session.id, None)
         self._ended[session.id] = session
-        self._publics.pop(session.id, None)
         told = {
             SessionStatus.REPLACED: EventType.REPLACED,
             SessionStatus.REMOVED: EventType.REMOVED,

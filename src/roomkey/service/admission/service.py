@@ -6,7 +6,7 @@ room's bus. Beside it: :mod:`.joining` (the token check), :mod:`.lobby`, :mod:`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from roomkey.capabilities import Capability
@@ -58,8 +58,9 @@ class JoinOutcome:
     session: Session
     session_token: str
     position: int | None = None
-    # the first JOIN_PARTICIPANTS_MAX participants it may see, and how many it may see in all
-    participants: list[dict[str, Any]] = field(default_factory=list)
+    # the first JOIN_PARTICIPANTS_MAX participants it may see (a JSON array), and how many it
+    # may see in all
+    participants: bytes = b"[]"
     participants_total: int = 0
     participant_token: MintedToken | None = None
 
@@ -122,7 +123,6 @@ class AdmissionService(SessionLifecycle):
         self._detached: dict[str, float] = {}
         # ended sessions, kept a while so that a late second decision answers 409
         self._ended: dict[str, Session] = {}
-        self._publics: dict[str, tuple[tuple[object, ...], dict[str, Any]]] = {}
 
     # ---- settings --------------------------------------------------------------------------
 
@@ -180,7 +180,7 @@ class AdmissionService(SessionLifecycle):
         return JoinOutcome(
             session,
             self._credential(session),
-            participants=self.visible(project_id, room, sees_hidden, JOIN_PARTICIPANTS_MAX),
+            participants=self.first_participants(project_id, room, sees_hidden),
             participants_total=self.registry.admitted_count(project_id, room, hidden=sees_hidden),
             participant_token=platform,
         )
@@ -343,15 +343,19 @@ class AdmissionService(SessionLifecycle):
         return out
 
     def public(self, session: Session) -> dict[str, Any]:
-        """``session.public()``, built once while its grant, role, mutes and join time are the
-        same objects (joins, events and lists read it often). Callers must not change it."""
-        parts = (session.grant, session.role, session.muted, session.joined_at, session.name)
-        cached = self._publics.get(session.id)
-        if cached is not None and all(a is b for a, b in zip(cached[0], parts, strict=True)):
-            return cached[1]
-        built = session.public()
-        self._publics[session.id] = (parts, built)
-        return built
+        """What the room sees of ``session`` (see :meth:`Session.public`)."""
+        return session.public()
+
+    def first_participants(self, project_id: str, room: str, sees_hidden: bool) -> bytes:
+        """The first :data:`JOIN_PARTICIPANTS_MAX` participants (as :meth:`visible`), as a
+        JSON array assembled from each session's cached encoding."""
+        parts: list[bytes] = []
+        for session in self.registry.admitted(project_id, room):
+            if len(parts) >= JOIN_PARTICIPANTS_MAX:
+                break
+            if sees_hidden or not session.grant.hidden:
+                parts.append(session.public_json())
+        return b"[" + b",".join(parts) + b"]"
 
     def participants(self, actor: Actor) -> list[dict[str, Any]]:
         """The room's admitted participants as ``actor`` may see them."""

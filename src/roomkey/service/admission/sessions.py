@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+import orjson
+
 from roomkey.grants import Grant, Source
 from roomkey.service.admission.events import Event
 
@@ -67,11 +69,13 @@ class Session:
 
     def __setattr__(self, name: str, value: Any) -> None:
         object.__setattr__(self, name, value)
-        # the registry indexes admitted sessions by status and grant (hidden or not), so that
-        # a join of a room of thousands neither scans nor sorts it
-        if name in _INDEXED:
+        if name in _PUBLIC:
+            # what others see changed: the cached public form is stale, and the registry
+            # re-files the session (it indexes admitted sessions by status and grant, so that
+            # a join of a room of thousands neither scans nor sorts it)
+            self.__dict__.pop("_public", None)
             registry = self.__dict__.get("_registry")
-            if registry is not None:
+            if registry is not None and name in _INDEXED:
                 registry.reindex(self)
 
     def may_admit(self, admit_policy: str = "direct") -> bool:
@@ -89,8 +93,18 @@ class Session:
         return self.grant.join.value == "direct"
 
     def public(self) -> dict[str, Any]:
-        """What other participants see of it."""
-        return {
+        """What other participants see of it (built once until one of its parts changes;
+        callers must not change it)."""
+        cached: tuple[dict[str, Any], bytes] | None = self.__dict__.get("_public")
+        return cached[0] if cached is not None else self._build_public()[0]
+
+    def public_json(self) -> bytes:
+        """:meth:`public` as JSON, encoded once until one of its parts changes."""
+        cached: tuple[dict[str, Any], bytes] | None = self.__dict__.get("_public")
+        return cached[1] if cached is not None else self._build_public()[1]
+
+    def _build_public(self) -> tuple[dict[str, Any], bytes]:
+        public = {
             "session_id": self.id,
             "identity": self.identity,
             "name": self.name,
@@ -99,9 +113,13 @@ class Session:
             "joined_at": self.joined_at,
             "muted": sorted(s.value for s in self.muted),
         }
+        built = public, orjson.dumps(public)
+        object.__setattr__(self, "_public", built)
+        return built
 
 
 _INDEXED = frozenset({"status", "grant"})
+_PUBLIC = _INDEXED | {"name", "role", "joined_at", "muted"}  # the parts of ``public()``
 RoomKey = tuple[str, str]  # (project id, room)
 
 

@@ -107,6 +107,8 @@ class EventStream:
         self.admit_policy = admit_policy
         self.limits = limits
         self.clock = clock
+        self._sockets: set[_Socket] = set()
+        self._watchdog: asyncio.Future[None] | None = None
 
     async def serve(
         self, transport: Transport, room: str, header: str | None, since: int | None
@@ -114,6 +116,9 @@ class EventStream:
         """Run one socket to its end; closes it with a :class:`CloseCode`, never raises
         (except cancellation)."""
         socket = _Socket(self, transport, room)
+        self._sockets.add(socket)
+        if self._watchdog is None or self._watchdog.done():
+            self._watchdog = asyncio.ensure_future(self._watch_sends())
         try:
             await socket.run(header, since)
         except _Close as close:
@@ -124,6 +129,20 @@ class EventStream:
             log.exception("event stream of room %r failed", room)
             error = InternalServerError("the event stream failed; reconnect with since")
             await socket.finish(_Close(CloseCode.SERVER_ERROR, "server error", error))
+        finally:
+            self._sockets.discard(socket)
+
+    async def _watch_sends(self) -> None:
+        """Stop every socket whose frame has waited longer than ``send_timeout_s`` to be
+        taken (one timer for the node's sockets, not one per frame sent)."""
+        timeout_s = self.limits.send_timeout_s
+        while self._sockets:
+            await asyncio.sleep(timeout_s / 4)
+            now = time.monotonic()
+            for socket in list(self._sockets):
+                since = socket.sending_since
+                if since is not None and now - since >= timeout_s:
+                    socket.stall()
 
 
 async def refuse(
@@ -156,6 +175,17 @@ class _Socket:
         self.send_lock = asyncio.Lock()
         self.window_start = 0.0
         self.window_count = 0
+        # when the frame being sent was handed over (None when no send waits): the stream's
+        # watchdog stalls a socket that takes longer than send_timeout_s
+        self.sending_since: float | None = None
+        self.stalled = False
+        self.tasks: set[asyncio.Future[None]] = set()
+
+    def stall(self) -> None:
+        """Give up on a socket that does not take its frames: its tasks end, it closes 1013."""
+        self.stalled = True
+        for task in self.tasks:
+            task.cancel()
 
     # ---- the whole socket ---------------------------------------------------------------
 
@@ -172,7 +202,7 @@ class _Socket:
 
     async def listen(self, listener: Listener, since: int | None) -> None:
         subscription = await self.subscribe(listener, since)
-        tasks = {
+        tasks = self.tasks = {
             asyncio.ensure_future(self.pump(subscription, listener.session)),
             asyncio.ensure_future(self.read()),
             # an overflow closes the socket even while a send to it hangs
@@ -180,6 +210,8 @@ class _Socket:
         }
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            if self.stalled:
+                raise _Close(CloseCode.SLOW_CONSUMER, "slow consumer")
             for task in done:
                 task.result()  # re-raises _Close / TransportClosed
             raise _ended_subscription(subscription)
@@ -201,11 +233,13 @@ class _Socket:
     async def send_text(self, text: str) -> None:
         # the pump and the reader both send; one frame at a time
         async with self.send_lock:
+            if self.stalled:
+                raise _Close(CloseCode.SLOW_CONSUMER, "slow consumer")
+            self.sending_since = time.monotonic()
             try:
-                async with asyncio.timeout(self.stream.limits.send_timeout_s):
-                    await self.transport.send_text(text)
-            except TimeoutError:
-                raise _Close(CloseCode.SLOW_CONSUMER, "slow consumer") from None
+                await self.transport.send_text(text)
+            finally:
+                self.sending_since = None
 
     # ---- authentication -------------------------------------------------------------------
 

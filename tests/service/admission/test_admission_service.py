@@ -207,6 +207,25 @@ async def test_huddle01_cohost_cannot_make_anyone_host_nor_act_on_the_host(
     assert change.token.dialect == "huddle01"
 
 
+async def test_a_permission_change_gives_the_participant_its_token_and_the_room_its_new_form(
+    service: RoomkeyService, boot: Bootstrap, clock: Clock
+) -> None:
+    """Regression: only the changed participant heard of a change; the room's view of it
+    (role, grant) went stale until someone listed the participants."""
+    host = await service.admission.join(native(boot, clock.now, "r1", "h", "host"), "r1")
+    guest = await service.admission.join(native(boot, clock.now, "r1", "g"), "r1")
+    other = await service.admission.join(native(boot, clock.now, "r1", "o"), "r1")
+    to_guest, to_other = watch(service, guest.session), watch(service, other.session)
+    await service.admission.moderation.update(actor(host.session), "g", role="listener")
+    guest_events, other_events = drain(to_guest), drain(to_other)
+    assert [e.type.value for e in guest_events] == ["permissions_updated", "participant_updated"]
+    assert [e.type.value for e in other_events] == ["participant_updated"]
+    seen = other_events[0].to_json()
+    assert seen["participant"]["identity"] == "g" and seen["participant"]["role"] == "listener"
+    assert "token" not in seen and "token" not in seen["participant"]
+    assert "token" in guest_events[0].to_json()
+
+
 async def test_nobody_grants_more_than_they_hold_nor_raises_itself(
     service: RoomkeyService, boot: Bootstrap, clock: Clock
 ) -> None:

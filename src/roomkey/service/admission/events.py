@@ -23,6 +23,7 @@ class EventType(StrEnum):
     UNMUTE_REQUESTED = "unmute_requested"
     REMOVED = "removed"
     PERMISSIONS_UPDATED = "permissions_updated"
+    PARTICIPANT_UPDATED = "participant_updated"
     TOKEN_REFRESHED = "token_refreshed"
     TOKEN_EXPIRING = "token_expiring"
     ROOM_LOCKED = "room_locked"

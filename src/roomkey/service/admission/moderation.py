@@ -99,7 +99,8 @@ class Moderation:
         permissions: Mapping[str, Any] | None = None,
     ) -> PermissionChange:
         """Change an admitted participant's role and/or permissions; it receives
-        ``permissions_updated`` with a new participant token (and platform token).
+        ``permissions_updated`` with a new participant token (and platform token), the room
+        ``participant_updated`` with its public form.
 
         Raises ForbiddenError, NotInRoomError, ModerationRefusedError, InvalidGrantError,
         InvalidRoleError, and the issuance errors of TokenService.
@@ -150,6 +151,9 @@ class Moderation:
         if change.participant_token is not None:
             data["participant_token"] = change.participant_token.token
         self.admission.publish(target, EventType.PERMISSIONS_UPDATED, data, only(target.id))
+        # the room sees the change too (its participant list), never the tokens
+        public = {"participant": self.admission.public(target)}
+        self.admission.publish(target, EventType.PARTICIPANT_UPDATED, public)
 
     async def lock(self, actor: Actor, locked: bool) -> RoomRecord:
         """Lock or unlock the room (persisted); raises ForbiddenError, NotFoundError."""

@@ -8,15 +8,13 @@ the waiting participant may cancel. Decisions reach the waiter (``only``) and th
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from roomkey.errors import AlreadyDecidedError, NotInRoomError
 from roomkey.service.admission.events import Audience, EventType, only
+from roomkey.service.admission.room_state import AdmissionCore
 from roomkey.service.admission.rules import Actor
 from roomkey.service.admission.sessions import Session, SessionStatus
-
-if TYPE_CHECKING:
-    from roomkey.service.admission.service import AdmissionService
 
 
 def _waiter_and_admitters(session: Session) -> Audience:
@@ -26,7 +24,7 @@ def _waiter_and_admitters(session: Session) -> Audience:
 class Lobby:
     """Knocks of every room on this node, decided by admitters."""
 
-    def __init__(self, admission: AdmissionService) -> None:
+    def __init__(self, admission: AdmissionCore) -> None:
         self.admission = admission
 
     def waiting(self, where: Session | Actor) -> list[Session]:

@@ -10,19 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from roomkey.errors import NotInRoomError
 from roomkey.grants import Grant, Source, parse_sources
 from roomkey.minting import MintedToken
 from roomkey.roles import merge_overrides, resolve_role
 from roomkey.service.admission.events import EventType, only
+from roomkey.service.admission.room_state import AdmissionCore
 from roomkey.service.admission.rules import Actor, check_acts_on, check_change
 from roomkey.service.admission.sessions import Session, SessionStatus
 from roomkey.store import RoomRecord
-
-if TYPE_CHECKING:
-    from roomkey.service.admission.service import AdmissionService
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +44,7 @@ class Removal:
 class Moderation:
     """Acts of moderators on a room's live sessions."""
 
-    def __init__(self, admission: AdmissionService) -> None:
+    def __init__(self, admission: AdmissionCore) -> None:
         self.admission = admission
 
     def mute(self, actor: Actor, identity: str, sources: Iterable[str]) -> Session:

@@ -77,3 +77,17 @@ def test_a_session_not_registered_is_never_indexed() -> None:
     registry.add(other_room)
     other_room.status = SessionStatus.ADMITTED
     assert admitted(registry) == [] and registry.admitted_count("prj", "s") == 1
+
+
+def test_knocks_and_rooms_with_admitted_sessions_are_indexed_for_the_sweep() -> None:
+    registry = SessionRegistry()
+    a, b, c = session("a"), session("b"), session("c", room="s")
+    for s in (a, b, c):
+        registry.add(s)
+    assert {s.identity for s in registry.waiting()} == {"a", "b", "c"}
+    a.status = SessionStatus.ADMITTED
+    c.status = SessionStatus.EXPIRED
+    assert [s.identity for s in registry.waiting()] == ["b"] and registry.waiting_count() == 1
+    assert [(key, [s.identity for s in ss]) for key, ss in registry.admitted_rooms()] == [
+        (("prj", "r"), ["a"])
+    ]

@@ -29,27 +29,34 @@ class TokenExpiry:
 
     def check(
         self,
-        sessions: list[Session],
-        rules_of: Callable[[Session], RoomRules],
+        rooms: list[tuple[tuple[str, str], list[Session]]],
+        rules_of: Callable[[str, str], RoomRules],
         end: End,
         publish: Publish,
         now: float,
     ) -> int:
-        """Warn the sessions whose token expires within ``warn_ahead_s``, end the expired
-        ones (``removed``, reason ``token_expired``); how many ended."""
+        """In the rooms that eject (``rooms``: each room's admitted sessions), warn the
+        sessions whose token expires within ``warn_ahead_s`` and end the expired ones
+        (``removed``, reason ``token_expired``); how many ended. A room that does not eject
+        costs one look at its rules, whatever its size."""
         ended = 0
-        for session in sessions:
-            expires = session.token_expires_at
-            if session.status is not SessionStatus.ADMITTED or expires is None:
+        for (project_id, room), sessions in rooms:
+            if not rules_of(project_id, room).eject_at_token_exp:
                 continue
-            if not rules_of(session).eject_at_token_exp:
-                continue
-            if now >= expires:
-                self._warned.pop(session.id, None)
-                end(session, SessionStatus.REMOVED, "token_expired")
-                ended += 1
-            elif now >= expires - self.warn_ahead_s and self._warned.get(session.id) != expires:
-                self._warned[session.id] = expires
-                data = {"expires_at": expires, "seconds_left": int(expires - now)}
-                publish(session, EventType.TOKEN_EXPIRING, data, only(session.id))
+            for session in sessions:
+                ended += self._check_one(session, end, publish, now)
         return ended
+
+    def _check_one(self, session: Session, end: End, publish: Publish, now: float) -> int:
+        expires = session.token_expires_at
+        if session.status is not SessionStatus.ADMITTED or expires is None:
+            return 0
+        if now >= expires:
+            self._warned.pop(session.id, None)
+            end(session, SessionStatus.REMOVED, "token_expired")
+            return 1
+        if now >= expires - self.warn_ahead_s and self._warned.get(session.id) != expires:
+            self._warned[session.id] = expires
+            data = {"expires_at": expires, "seconds_left": int(expires - now)}
+            publish(session, EventType.TOKEN_EXPIRING, data, only(session.id))
+        return 0

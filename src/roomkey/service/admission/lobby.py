@@ -96,7 +96,7 @@ class Lobby:
     def expire_due(self, now: float, sessions: Iterable[Session] | None = None) -> int:
         """Expire every knock (of ``sessions``, default all on this node) that waited longer
         than its room allows; how many."""
-        pool = self.admission.live_sessions() if sessions is None else sessions
+        pool = self.admission.registry.waiting() if sessions is None else sessions
         due = [
             s
             for s in pool

@@ -134,11 +134,7 @@ class AdmissionService(SessionLifecycle):
         """The lifecycle's sweep, then ejection at token expiry where rooms ask for it."""
         super().sweep()
         self.expiry.check(
-            self.registry.live(),
-            lambda s: self.rules(s.project_id, s.room),
-            self.end,
-            self.publish,
-            self.ctx.clock(),
+            self.registry.admitted_rooms(), self.rules, self.end, self.publish, self.ctx.clock()
         )
 
     def rules(self, project_id: str, room: str) -> RoomRules:

@@ -133,6 +133,7 @@ class SessionRegistry:
         self._by_room: dict[RoomKey, dict[str, Session]] = {}
         self._admitted: dict[RoomKey, dict[str, Session]] = {}
         self._hidden: dict[RoomKey, set[str]] = {}
+        self._waiting: dict[str, Session] = {}  # every room's knocks (the sweep reads them)
 
     def add(self, session: Session) -> Session | None:
         """Register ``session``; returns the live session of the same identity it replaces."""
@@ -149,7 +150,12 @@ class SessionRegistry:
         key = (session.project_id, session.room)
         admitted = self._admitted.setdefault(key, {})
         hidden = self._hidden.setdefault(key, set())
-        if session.status is SessionStatus.ADMITTED and self._by_id.get(session.id) is session:
+        known = self._by_id.get(session.id) is session
+        if session.status is SessionStatus.WAITING and known:
+            self._waiting[session.id] = session
+        else:
+            self._waiting.pop(session.id, None)
+        if session.status is SessionStatus.ADMITTED and known:
             admitted.setdefault(session.id, session)
             if session.grant.hidden:
                 hidden.add(session.id)
@@ -171,6 +177,14 @@ class SessionRegistry:
         """The live sessions of a room, admitted and waiting, in the order they were added
         (no sort: a join of a room of thousands reads it)."""
         return [s for s in self._by_room.get((project_id, room), {}).values() if s.live]
+
+    def waiting(self) -> list[Session]:
+        """Every knock waiting in a lobby on this node."""
+        return list(self._waiting.values())
+
+    def admitted_rooms(self) -> list[tuple[RoomKey, list[Session]]]:
+        """Each room with admitted sessions, and those sessions."""
+        return [(key, list(room.values())) for key, room in self._admitted.items() if room]
 
     def admitted(self, project_id: str, room: str) -> Iterable[Session]:
         """The room's admitted sessions, in the order they were admitted."""
@@ -213,7 +227,7 @@ class SessionRegistry:
 
     def waiting_count(self) -> int:
         """Sessions waiting in a lobby on this node."""
-        return sum(1 for s in self._by_id.values() if s.status is SessionStatus.WAITING)
+        return len(self._waiting)
 
 
 def accepts(session: Session, admit_policy: str = "direct") -> Callable[[Event], bool]:

@@ -5,10 +5,15 @@
     .venv/bin/python bench/admission.py --json          # one machine-readable line at the end
 
 Each run starts a fresh ``roomkey serve --workers 1`` (SQLite, temp data dir) pinned to CPU 0
-(``taskset``); the clients run in this process, pinned to CPU 1, with ``httpx`` and
-``websockets``. The open-files limit is raised in this process before the server is started,
-so both sides can hold N sockets. Participant tokens (native format; participant 0 is a host,
-the rest guests) are minted locally with ``roomkey.AccessToken`` from the first start's API key.
+(``taskset``); the clients run in this process, pinned to CPU 1. By default they are
+``bench/rawclient.py``'s lean keep-alive HTTP connections (64) and raw WebSockets (a real
+upgrade handshake, masked frames out, arrivals noted by a marker in the raw bytes):
+``--client libs`` uses ``httpx`` and the ``websockets`` client instead, which on one client core
+cost more CPU than the server they load (measured: 9.3 ms of client CPU a join against the
+server's 3.2 ms), so that they measured the client. The open-files limit is raised in this
+process before the server is started, so both sides can hold N sockets. Participant tokens
+(native format; participant 0 is a host, the rest guests) are minted locally with
+``roomkey.AccessToken`` from the first start's API key.
 
 1. **Joins**: ``POST /v1/rooms/{room}/join`` (``Authorization: Bearer <participant token>``) at
    a steady rate (``--rate``, default 500/s, open loop: a slow answer does not delay the next
@@ -363,6 +368,8 @@ async def measure(
         events = await fan_out(room, client, host[1], args.events)
         fan_s = time.perf_counter() - t1
         fan_cpu = (time.process_time() - cpu0) / fan_s, (cpu_s(pid) - server_cpu0) / fan_s
+        # the server's CPU for one event to every socket (with its lock/unlock request)
+        fan_server_ms = fan_cpu[1] * fan_s / max(1, len(events)) * 1000
         live = room.live
         await close_all(room)
     finally:
@@ -393,6 +400,7 @@ async def measure(
         # CPU the server spent per join (with the fan-out of participant_joined it causes)
         "server_cpu_ms_per_join": join_cpu[1] * join_s / max(1, n - 1) * 1000,
         "client_cpu_ms_per_join": join_cpu[0] * join_s / max(1, n - 1) * 1000,
+        "server_cpu_ms_per_event": fan_server_ms,
         "client_cpu_fanout": fan_cpu[0],
         "server_cpu_fanout": fan_cpu[1],
         "failures": room.failures[:5],
@@ -519,7 +527,9 @@ def print_table(result: dict[str, Any]) -> None:
             f"N={c['n']}: CPU use (share of one core) joining: server "
             f"{c['server_cpu_join']:.0%} ({c['server_cpu_ms_per_join']:.2f} ms a join), clients "
             f"{c['client_cpu_join']:.0%} ({c['client_cpu_ms_per_join']:.2f} ms); fan-out: server "
-            f"{c['server_cpu_fanout']:.0%}, clients {c['client_cpu_fanout']:.0%}; "
+            f"{c['server_cpu_fanout']:.0%}, clients {c['client_cpu_fanout']:.0%} "
+            f"(server CPU {c['server_cpu_ms_per_event']:.1f} ms an event; the lock/unlock "
+            f"request itself: {c['lock_request_ms']:.1f} ms); "
             f"runs' fan-out p99 {c['runs_fanout_p99_ms']}, join p99 {c['runs_join_p99_ms']}; "
             f"largest join answer {c['largest_join_answer_kib']:.0f} KiB"
         )

@@ -116,8 +116,10 @@ async def test_the_lobby_moderation_and_bans_of_the_seeds_end_to_end(
     host = client()
     joined = await host.join(ROOM, _mint(http, boot, identity="hana", role="host"))
     assert joined.status == "admitted" and joined.participant_token
+    assert [p["identity"] for p in joined.participants] == ["hana"]
     lk_host = client()
-    assert (await lk_host.join(ROOM, _livekit_host(boot, "lk-host"))).status == "admitted"
+    lk_joined = await lk_host.join(ROOM, _livekit_host(boot, "lk-host"))
+    assert lk_joined.status == "admitted" and lk_joined.participants_total == 2
     host_events = Watcher(host)
 
     # a VideoSDK ask_join guest knocks (202), the host sees the knock and admits it

@@ -42,7 +42,10 @@ class JoinResult:
     session_token: str
     position: int | None = None
     participant: Mapping[str, Any] | None = None
+    # the first 100 participants (joining order) and how many there are in all; the rest:
+    # :meth:`RoomClient.participants`
     participants: list[Mapping[str, Any]] = field(default_factory=list)
+    participants_total: int = 0
     # the media server's token, when the room hands one out on admission
     participant_token: str | None = None
 
@@ -57,6 +60,7 @@ class JoinResult:
             position=body.get("position"),
             participant=body.get("participant"),
             participants=list(body.get("participants") or []),
+            participants_total=int(body.get("participants_total") or 0),
             participant_token=body.get("participant_token"),
         )
 

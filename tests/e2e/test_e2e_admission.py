@@ -22,6 +22,7 @@ from e2e_support import Banner, Server
 from livekit.api import AccessToken as LiveKitToken
 from livekit.api import TokenVerifier as LiveKitVerifier
 from livekit.api import VideoGrants
+from websockets.asyncio.client import connect
 
 from roomkey.client import RoomClient
 from roomkey.errors import RoomkeyError
@@ -121,6 +122,10 @@ async def test_the_lobby_moderation_and_bans_of_the_seeds_end_to_end(
     lk_joined = await lk_host.join(ROOM, _livekit_host(boot, "lk-host"))
     assert lk_joined.status == "admitted" and lk_joined.participants_total == 2
     host_events = Watcher(host)
+    # the event stream speaks no permessage-deflate, though the websockets client asks for it
+    # (each socket would compress every event again: server CPU in a room's fan-out)
+    async with connect(f"ws{server.url.removeprefix('http')}/v1/rooms/{ROOM}/events") as ws:
+        assert ws.protocol.extensions == []
 
     # a VideoSDK ask_join guest knocks (202), the host sees the knock and admits it
     guest = client()

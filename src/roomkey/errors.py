@@ -55,7 +55,7 @@ class InvalidClaimValueError(RoomkeyError):
 
 
 class MetadataTooLargeError(InvalidClaimValueError):
-    """Participant metadata serialises to more than the cap (5 KiB by default)."""
+    """Metadata (or attributes) over 5,120 characters as text (a string's own, else its JSON)."""
 
     code = "metadata_too_large"
 

@@ -8,6 +8,9 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
+
+from roomkey.claims import MAX_METADATA_CHARS
 
 Dialect = Literal["native", "livekit", "videosdk", "huddle01"]
 
@@ -16,6 +19,15 @@ class Strict(BaseModel):
     """Base for request bodies: unknown fields are refused, and types are not coerced."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
+
+
+# The metadata limit as the core checks it (roomkey.claims.check_metadata), stated once: JSON
+# Schema's maxLength constrains strings only, and counts characters as the check does.
+METADATA_LIMIT = (
+    f"At most {MAX_METADATA_CHARS:,} characters as text: a string counts its own characters, any "
+    "other JSON value those of its compact JSON form (400 `metadata_too_large` over it)."
+)
+METADATA_SCHEMA: JsonDict = {"maxLength": MAX_METADATA_CHARS}
 
 
 class ErrorPublic(BaseModel):
@@ -38,7 +50,9 @@ class TokenCreate(Strict):
     role: str | None = Field(None, max_length=20, description="Preset or custom role.")
     permissions: dict[str, Any] | None = Field(None, description="Overrides merged over the role.")
     name: str | None = Field(None, max_length=256)
-    metadata: Any = Field(None, description="Any JSON, at most 5 KiB serialised.")
+    metadata: Any = Field(
+        None, description=f"Any JSON value. {METADATA_LIMIT}", json_schema_extra=METADATA_SCHEMA
+    )
     attributes: dict[str, str] | None = None
     ttl_s: int | None = Field(None, ge=1, description="Lifetime; default the project's.")
     kind: str | None = Field(None, max_length=32, description="LiveKit participant kind.")
@@ -60,7 +74,9 @@ class LiveKitTokenRequest(Strict):
     room_name: str | None = Field(None, max_length=256)
     participant_identity: str | None = Field(None, max_length=256)
     participant_name: str | None = Field(None, max_length=256)
-    participant_metadata: str | None = Field(None, max_length=5120)
+    participant_metadata: str | None = Field(
+        None, description=METADATA_LIMIT, json_schema_extra=METADATA_SCHEMA
+    )
     participant_attributes: dict[str, str] | None = None
     room_config: dict[str, Any] | None = None
 
@@ -155,7 +171,7 @@ class RoomCreate(Strict):
     """A new room; ``customRoomId`` makes creation idempotent."""
 
     customRoomId: str | None = Field(None, min_length=1, max_length=256)
-    metadata: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = Field(None, description=METADATA_LIMIT)
     max_participants: int | None = Field(None, ge=1, le=100_000)
     locked: bool = False
 

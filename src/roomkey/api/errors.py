@@ -7,7 +7,11 @@ input can produce a bare framework error. The body is always the error's own ``t
 
 from __future__ import annotations
 
+import copy
 import logging
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -169,6 +173,31 @@ async def _unexpected(request: Request, exc: Exception) -> FastJSONResponse:
         "unexpected %s on %s %s", type(exc).__name__, request.method, request.url.path, exc_info=exc
     )
     return error_response(InternalServerError("the server failed to handle this request"))
+
+
+@contextmanager
+def fields_as_sent(names: Mapping[str, str]) -> Iterator[None]:
+    """Errors raised inside name the request's own fields (``names``: the core's → the body's).
+
+    The core names what it checks by its own field names (``room``, ``identity``); a route
+    whose body spells them otherwise (LiveKit's ``room_name``) wraps its call in this, so the
+    caller reads the field it sent, in ``details.field`` and at the head of the message.
+    """
+    try:
+        yield
+    except RoomkeyError as exc:
+        field = exc.details.get("field")
+        if not isinstance(field, str) or field not in names:
+            raise
+        raise _renamed(exc, field, names[field]) from None
+
+
+def _renamed(exc: RoomkeyError, old: str, new: str) -> RoomkeyError:
+    renamed = copy.copy(exc)
+    renamed.message = re.sub(rf"^{re.escape(old)}\b", new, exc.message)
+    renamed.args = (renamed.message,)
+    renamed.details = {**exc.details, "field": new}
+    return renamed
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -1,0 +1,114 @@
+"""Answers that agree with the published OpenAPI document: one regression test per finding of
+an independent schemathesis run (`--checks all` over every operation).
+
+Each finding was an answer that a client generated from `/openapi.json` would not expect: a
+limit counted differently by the schema and the server, a schema-valid value refused, a body
+that is not JSON accepted, a rule the schema did not state, an error naming the wrong field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from api_support import assert_error, make_settings
+from fastapi import FastAPI
+
+from roomkey.claims import MAX_METADATA_CHARS
+from roomkey.service import RoomkeyService
+
+
+@pytest.fixture
+async def service(tmp_path: Path) -> AsyncIterator[RoomkeyService]:
+    """The suite's service with the default body cap (the suite's own is too small here)."""
+    node = await RoomkeyService.open(make_settings(tmp_path))
+    try:
+        yield node
+    finally:
+        await node.close()
+
+
+def _body_schema(app: FastAPI, path: str, method: str = "post") -> dict[str, Any]:
+    operation = app.openapi()["paths"][path][method]
+    schema: dict[str, Any] = operation["requestBody"]["content"]["application/json"]["schema"]
+    return schema
+
+
+# ---- the metadata limit: 5,120 characters, the same in the schema, the check and the docs ---
+
+
+def test_the_schema_states_the_metadata_limit_the_server_checks(app: FastAPI) -> None:
+    livekit = _body_schema(app, "/token")["properties"]["participant_metadata"]
+    native = _body_schema(app, "/v1/tokens")["properties"]["metadata"]
+    assert livekit["maxLength"] == native["maxLength"] == MAX_METADATA_CHARS == 5120
+
+
+@pytest.mark.parametrize("size", [5119, 5120])
+async def test_metadata_up_to_the_limit_is_accepted_on_both_token_routes(
+    client: httpx.AsyncClient, auth: dict[str, str], size: int
+) -> None:
+    # the regression: the server counted the JSON string with its quotes (5,121 "bytes")
+    text = "m" * size
+    livekit = await client.post("/token", json={"participant_metadata": text}, headers=auth)
+    assert livekit.status_code == 201, livekit.text
+    native = await client.post("/v1/tokens", json={"identity": "a", "metadata": text}, headers=auth)
+    assert native.status_code == 201, native.text
+
+
+async def test_metadata_over_the_limit_is_refused_naming_the_request_field(
+    client: httpx.AsyncClient, auth: dict[str, str]
+) -> None:
+    text = "m" * (MAX_METADATA_CHARS + 1)
+    livekit = await client.post("/token", json={"participant_metadata": text}, headers=auth)
+    body = assert_error(livekit, 400, "metadata_too_large")
+    assert body["details"] == {"field": "participant_metadata", "size": 5121, "limit": 5120}
+    assert body["message"] == "participant_metadata is 5121 characters; the limit is 5120"
+    native = await client.post("/v1/tokens", json={"identity": "a", "metadata": text}, headers=auth)
+    assert assert_error(native, 400, "metadata_too_large")["details"]["field"] == "metadata"
+
+
+async def test_metadata_counts_characters_not_bytes(
+    client: httpx.AsyncClient, auth: dict[str, str]
+) -> None:
+    text = "é" * MAX_METADATA_CHARS  # 10,240 bytes in UTF-8: what maxLength counts is characters
+    response = await client.post("/token", json={"participant_metadata": text}, headers=auth)
+    assert response.status_code == 201, response.text
+    json_value = {"k": "x" * (MAX_METADATA_CHARS - 8)}  # {"k":"..."}: exactly 5,120 characters
+    response = await client.post(
+        "/v1/tokens", json={"identity": "a", "metadata": json_value}, headers=auth
+    )
+    assert response.status_code == 201, response.text
+
+
+# ---- errors name the field the caller sent ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/createToken", {"roomName": "a\x07b"}, "roomName"),  # the regression: "customRoomId"
+        ("/createToken", {"participantName": "a\nb"}, "participantName"),
+        ("/token", {"room_name": "a\x07b"}, "room_name"),
+        ("/token", {"participant_identity": "a\nb"}, "participant_identity"),
+        ("/v1/tokens", {"identity": "a", "room": "a\x07b"}, "room"),
+    ],
+)
+async def test_a_bad_value_is_reported_under_the_field_it_was_sent_in(
+    client: httpx.AsyncClient, auth: dict[str, str], path: str, body: dict[str, Any], field: str
+) -> None:
+    response = await client.post(path, json=body, headers=auth)
+    error = assert_error(response, 400, "invalid_claim_value")
+    assert error["details"]["field"] == field
+    assert error["message"] == f"{field} contains control characters"
+
+
+async def test_a_room_created_on_first_use_cannot_hold_a_slash(
+    client: httpx.AsyncClient, auth: dict[str, str]
+) -> None:
+    response = await client.post("/createToken", json={"roomName": "a/b"}, headers=auth)
+    error = assert_error(response, 400, "invalid_claim_value")
+    assert error["details"]["field"] == "roomName"
+    assert error["message"].startswith("roomName cannot contain '/'")

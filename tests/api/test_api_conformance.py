@@ -16,7 +16,9 @@ import httpx
 import pytest
 from api_support import assert_error, make_settings
 from fastapi import FastAPI
+from pydantic import ValidationError
 
+from roomkey.api.schemas import Strict
 from roomkey.claims import MAX_METADATA_CHARS
 from roomkey.service import RoomkeyService
 
@@ -112,3 +114,67 @@ async def test_a_room_created_on_first_use_cannot_hold_a_slash(
     error = assert_error(response, 400, "invalid_claim_value")
     assert error["details"]["field"] == "roomName"
     assert error["message"].startswith("roomName cannot contain '/'")
+
+
+# ---- integers: a whole-number float (10.0) is the integer JSON Schema says it is ----------
+
+
+def _body_models() -> list[type[Strict]]:
+    found, todo = [], list(Strict.__subclasses__())
+    while todo:
+        model = todo.pop()
+        found.append(model)
+        todo.extend(model.__subclasses__())
+    return found
+
+
+def _integer_fields(model: type[Strict]) -> list[tuple[str, int]]:
+    """Each integer field of ``model`` and a valid value for it."""
+    fields = []
+    for name, prop in model.model_json_schema()["properties"].items():
+        branches = prop.get("anyOf", [prop])
+        integer = next((b for b in branches if b.get("type") == "integer"), None)
+        if integer is not None:
+            fields.append((name, int(integer.get("minimum", 0)) + 7))
+    return fields
+
+
+INTEGER_FIELDS = [(m, n, v) for m in _body_models() for n, v in _integer_fields(m)]
+
+
+def test_every_integer_field_of_every_body_is_found() -> None:
+    names = {f"{m.__name__}.{n}" for m, n, _ in INTEGER_FIELDS}
+    assert {"TokenCreate.ttl_s", "KeyRotate.overlap_s", "RoomCreate.max_participants"} <= names
+    assert {"RevocationCreate.issued_before", "ProjectSettingsUpdate.rate_limit_per_min"} <= names
+
+
+@pytest.mark.parametrize(("model", "name", "value"), INTEGER_FIELDS)
+def test_integer_fields_take_whole_number_floats_only(
+    model: type[Strict], name: str, value: int
+) -> None:
+    parsed = getattr(model.model_validate({name: float(value)}), name)
+    assert parsed == value and type(parsed) is int
+    for refused in (value + 0.5, str(value), True):
+        with pytest.raises(ValidationError):
+            model.model_validate({name: refused})
+
+
+async def test_whole_number_floats_are_accepted_by_the_routes(
+    client: httpx.AsyncClient, auth: dict[str, str]
+) -> None:
+    room = await client.post("/v1/rooms", json={"max_participants": 2819.0}, headers=auth)
+    assert room.status_code == 201, room.text
+    assert room.json()["max_participants"] == 2819
+    token = await client.post("/v1/tokens", json={"identity": "a", "ttl_s": 60.0}, headers=auth)
+    assert token.status_code == 201, token.text
+    settings = {"default_ttl_s": 600.0, "rate_limit_per_min": 1000.0, "knock_timeout_s": 30.0}
+    project = await client.patch("/v1/project", json=settings, headers=auth)
+    assert project.status_code == 200, project.text
+    assert project.json()["settings"]["rate_limit_per_min"] == 1000
+    rule = await client.post("/v1/revocations", json={"issued_before": 1.0e9}, headers=auth)
+    assert rule.status_code == 201, rule.text
+    key = (await client.get("/v1/keys", headers=auth)).json()[0]["kid"]
+    rotated = await client.post(f"/v1/keys/{key}/rotate", json={"overlap_s": 575.0}, headers=auth)
+    assert rotated.status_code == 201, rotated.text
+    fraction = await client.post("/v1/rooms", json={"max_participants": 2.5}, headers=auth)
+    assert_error(fraction, 422, "validation_error")

@@ -5,14 +5,26 @@ Requests forbid unknown fields (a misspelt field is an error, never silently ign
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.config import JsonDict
 
 from roomkey.claims import MAX_METADATA_CHARS
 
 Dialect = Literal["native", "livekit", "videosdk", "huddle01"]
+
+
+def _whole_number(value: Any) -> Any:
+    """``10.0`` as the integer 10 (JSON Schema's ``integer`` admits it); ``10.5`` still fails."""
+    if type(value) is float and value.is_integer():
+        return int(value)
+    return value
+
+
+# Every integer a request body takes: an integer, or a float with no fractional part (10.0), as
+# the published `"type": "integer"` promises; strings and booleans are still refused.
+WholeInt = Annotated[int, BeforeValidator(_whole_number)]
 
 
 class Strict(BaseModel):
@@ -54,7 +66,7 @@ class TokenCreate(Strict):
         None, description=f"Any JSON value. {METADATA_LIMIT}", json_schema_extra=METADATA_SCHEMA
     )
     attributes: dict[str, str] | None = None
-    ttl_s: int | None = Field(None, ge=1, description="Lifetime; default the project's.")
+    ttl_s: WholeInt | None = Field(None, ge=1, description="Lifetime; default the project's.")
     kind: str | None = Field(None, max_length=32, description="LiveKit participant kind.")
     room_config: dict[str, Any] | None = Field(None, description="LiveKit room configuration.")
 
@@ -139,7 +151,7 @@ class KeyCreate(Strict):
 class KeyRotate(Strict):
     """How long the old key keeps verifying."""
 
-    overlap_s: int = Field(3600, ge=0, le=30 * 24 * 3600)
+    overlap_s: WholeInt = Field(3600, ge=0, le=30 * 24 * 3600)
 
 
 class KeyPublic(BaseModel):
@@ -172,7 +184,7 @@ class RoomCreate(Strict):
 
     customRoomId: str | None = Field(None, min_length=1, max_length=256)
     metadata: dict[str, Any] | None = Field(None, description=METADATA_LIMIT)
-    max_participants: int | None = Field(None, ge=1, le=100_000)
+    max_participants: WholeInt | None = Field(None, ge=1, le=100_000)
     locked: bool = False
 
 
@@ -247,7 +259,7 @@ class RevocationCreate(Strict):
     identity: str | None = Field(None, max_length=256)
     room: str | None = Field(None, max_length=256)
     kid: str | None = Field(None, max_length=256)
-    issued_before: int | None = Field(None, ge=0, le=2**40)
+    issued_before: WholeInt | None = Field(None, ge=0, le=2**40)
     reason: str = Field("", max_length=200)
 
 
@@ -295,11 +307,11 @@ class AuditPage(BaseModel):
 class ProjectSettingsUpdate(Strict):
     """Project policy changes (fields not given are kept)."""
 
-    default_ttl_s: int | None = Field(None, ge=1, le=30 * 24 * 3600)
-    max_ttl_s: int | None = Field(None, ge=1, le=30 * 24 * 3600)
+    default_ttl_s: WholeInt | None = Field(None, ge=1, le=30 * 24 * 3600)
+    max_ttl_s: WholeInt | None = Field(None, ge=1, le=30 * 24 * 3600)
     auto_create_rooms: bool | None = None
     sandbox_enabled: bool | None = None
-    rate_limit_per_min: int | None = Field(None, ge=1, le=1_000_000)
+    rate_limit_per_min: WholeInt | None = Field(None, ge=1, le=1_000_000)
     videosdk_roleless_api: bool | None = Field(
         None,
         description="Let a VideoSDK token without `roles` call the API with the crawler role's "
@@ -315,7 +327,7 @@ class ProjectSettingsUpdate(Strict):
         description="On admission, hand out a participant token in this format "
         "(`participant_token`); unset: none. A room's metadata `admission` may override it.",
     )
-    knock_timeout_s: int | None = Field(
+    knock_timeout_s: WholeInt | None = Field(
         None, ge=5, le=24 * 3600, description="How long a knock waits before it expires."
     )
     locked_lobby: bool | None = Field(

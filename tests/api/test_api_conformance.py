@@ -178,3 +178,44 @@ async def test_whole_number_floats_are_accepted_by_the_routes(
     assert rotated.status_code == 201, rotated.text
     fraction = await client.post("/v1/rooms", json={"max_participants": 2.5}, headers=auth)
     assert_error(fraction, 422, "validation_error")
+
+
+# ---- a body that is not JSON is refused; an empty one is "no options" where documented ---
+
+
+def _body_operations(app: FastAPI) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (method, path, op["requestBody"])
+        for path, ops in app.openapi()["paths"].items()
+        for method, op in ops.items()
+        if "requestBody" in op
+    ]
+
+
+@pytest.mark.parametrize("content", [b" ", b"\n", b"\t \r\n", b"{} x", b"nope"])
+async def test_a_body_that_is_not_json_is_refused_everywhere(
+    app: FastAPI, client: httpx.AsyncClient, auth: dict[str, str], content: bytes
+) -> None:
+    # the regression: POST /v1/keys with the body " " created a key (201)
+    for method, path, _ in _body_operations(app):
+        url = path.replace("{", "").replace("}", "")  # every path parameter: its own name
+        response = await client.request(method, url, content=content, headers=auth)
+        assert 400 <= response.status_code < 500, (method, path, response.text)
+        assert response.headers["content-type"] == "application/json"
+    for path in ("/v1/keys", "/v1/rooms", "/v1/tokens", "/token", "/v1/tokens/verify"):
+        response = await client.post(path, content=content, headers=auth)
+        body = assert_error(response, 422, "validation_error")
+        assert body["message"] == "the request body is not valid JSON"
+
+
+async def test_an_empty_body_is_no_options_where_the_body_is_optional(
+    app: FastAPI, client: httpx.AsyncClient, auth: dict[str, str]
+) -> None:
+    for _, path, request_body in _body_operations(app):
+        described = "empty body (no bytes) means no options" in request_body.get("description", "")
+        assert described is not request_body["required"], path
+    created = await client.post("/v1/keys", content=b"", headers=auth)
+    assert created.status_code == 201, created.text
+    required = await client.put("/v1/roles/presenter", content=b"", headers=auth)
+    body = assert_error(required, 422, "validation_error")
+    assert body["details"]["problems"][0]["field"] == "permissions"

@@ -35,9 +35,9 @@ without it gets 403 `forbidden` with `details.missing`. A participant (room-scop
 and each code always comes with the same status (see [Error codes](#error-codes)). Request bodies
 are JSON whatever the `Content-Type` says, are capped (413), and refuse unknown fields (422). A
 body that is not JSON (whitespace alone is not) is 422; an empty body (no bytes) means no
-options only where the body is optional (marked "Body optional" below). A body nests objects and arrays at most {MAX_JSON_DEPTH} levels deep, as a token's payload may, so
-a member such as `metadata` at most {MAX_CLAIM_DEPTH} (400 `nested_too_deep`, the member in
-`details.field`).
+options only where the body is optional (marked "Body optional" below). A body nests objects
+and arrays at most {MAX_JSON_DEPTH} levels deep, as a token's payload may, so a member such as
+`metadata` at most {MAX_CLAIM_DEPTH} (400 `nested_too_deep`, the member in `details.field`).
 """
 
 

@@ -219,3 +219,27 @@ async def test_an_empty_body_is_no_options_where_the_body_is_optional(
     required = await client.put("/v1/roles/presenter", content=b"", headers=auth)
     body = assert_error(required, 422, "validation_error")
     assert body["details"]["problems"][0]["field"] == "permissions"
+
+
+# ---- an oversize token is a verification outcome; only the body cap is 413 ---------------
+
+
+def test_the_schema_bounds_a_token_by_the_verifier_and_the_body_cap_only(app: FastAPI) -> None:
+    # the regression: maxLength 65,536 promised a validation error, the body cap answered 413
+    for path in ("/v1/tokens/verify", "/v1/rooms/{room}/join"):
+        token = _body_schema(app, path)["properties"]["token"]
+        assert "maxLength" not in token and "maxLength" not in str(token.get("anyOf", ""))
+        assert "token_too_large" in token["description"] and "413" in token["description"]
+        responses = app.openapi()["paths"][path]["post"]["responses"]
+        assert "max_body_bytes" in responses["413"]["description"]
+
+
+async def test_an_oversize_token_is_refused_by_the_verifier_with_its_reason(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.post("/v1/tokens/verify", json={"token": "a.b." + "c" * 65_000})
+    assert response.status_code == 200, response.text
+    assert response.json()["valid"] is False
+    assert response.json()["code"] == "token_too_large"
+    over_the_cap = {"token": "a.b." + "c" * 66_000}
+    assert_error(await client.post("/v1/tokens/verify", json=over_the_cap), 413, "body_too_large")

@@ -32,7 +32,10 @@ without it gets 403 `forbidden` with `details.missing`. A participant (room-scop
 "Token is invalid or expired" and the precise reason in `details.reason`.
 
 **Errors.** Every error has one shape: `{{"error": code, "message": ..., "details": {{...}}}}`,
-and each code always comes with the same status (see [Error codes](#error-codes)). Request bodies
+and each code always comes with the same status (see [Error codes](#error-codes)); under
+`roomkey serve` that includes what the HTTP server answers by itself: a request it cannot parse
+(request line, headers, framing) or a refused WebSocket handshake is 400 `malformed_request`,
+a WebSocket opened where there is none 403 `forbidden`. Request bodies
 are JSON whatever the `Content-Type` says, are capped (413), and refuse unknown fields (422). A
 body that is not JSON (whitespace alone is not) is 422; an empty body (no bytes) means no
 options only where the body is optional (marked "Body optional" below). A body nests objects

@@ -88,6 +88,7 @@ HTTP_STATUS: dict[str, int] = {
     "duplicate_header": 400,
     "rate_limited": 429,
     "method_not_allowed": 405,
+    "malformed_request": 400,  # answered by the HTTP server itself (roomkey.api.edge)
     "http_error": 400,  # answered with the framework's own status, a 4xx
     "internal_error": 500,
     # admission: a join refused, a knock decided twice, a moderation rule
@@ -220,7 +221,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (403, "Forbidden"),
         (404, "Not found"),
         (409, "Conflict"),
-        (413, "Body too large"),
+        (413, "The request body is over the server's cap (`max_body_bytes`, default 65,536 bytes)"),
         (422, "Validation error"),
         (429, "Rate limited"),
     )

@@ -42,6 +42,15 @@ METADATA_LIMIT = (
 METADATA_SCHEMA: JsonDict = {"maxLength": MAX_METADATA_CHARS}
 
 
+# A token's size is the verifier's first check, answered with a reason like any other; the
+# body cap (413) is the only bound before it, so the schema states no maxLength of its own.
+TOKEN_SIZE = (
+    "Any length: a token over the server's `max_token_bytes` (default 8,192) is refused by the "
+    "verifier with the code `token_too_large`; a body over `max_body_bytes` (default 65,536 "
+    "bytes) is 413 `body_too_large`."
+)
+
+
 class ErrorPublic(BaseModel):
     """The one error shape."""
 
@@ -110,7 +119,7 @@ class TemplateTokenRequest(Strict):
 class VerifyRequest(Strict):
     """A token to check, optionally bound to a room and an identity."""
 
-    token: str = Field(..., max_length=65536)
+    token: str = Field(..., description=TOKEN_SIZE)
     room: str | None = Field(None, max_length=256)
     identity: str | None = Field(None, max_length=256)
     scope: Literal["room", "api"] = "room"

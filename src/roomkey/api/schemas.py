@@ -23,8 +23,10 @@ def _whole_number(value: Any) -> Any:
 
 
 # Every integer a request body takes: an integer, or a float with no fractional part (10.0), as
-# the published `"type": "integer"` promises; strings and booleans are still refused.
-WholeInt = Annotated[int, BeforeValidator(_whole_number)]
+# the published `"type": "integer"` promises; strings and booleans are still refused. Written
+# after a field's bounds, `Annotated[int, Field(ge=1), WHOLE]`: placed before them, pydantic
+# publishes the bounds as "ge"/"le", which JSON Schema does not know, instead of minimum/maximum.
+WHOLE = BeforeValidator(_whole_number)
 
 
 class Strict(BaseModel):
@@ -75,7 +77,9 @@ class TokenCreate(Strict):
         None, description=f"Any JSON value. {METADATA_LIMIT}", json_schema_extra=METADATA_SCHEMA
     )
     attributes: dict[str, str] | None = None
-    ttl_s: WholeInt | None = Field(None, ge=1, description="Lifetime; default the project's.")
+    ttl_s: Annotated[int, Field(ge=1), WHOLE] | None = Field(
+        None, description="Lifetime; default the project's."
+    )
     kind: str | None = Field(None, max_length=32, description="LiveKit participant kind.")
     room_config: dict[str, Any] | None = Field(None, description="LiveKit room configuration.")
 
@@ -160,7 +164,7 @@ class KeyCreate(Strict):
 class KeyRotate(Strict):
     """How long the old key keeps verifying."""
 
-    overlap_s: WholeInt = Field(3600, ge=0, le=30 * 24 * 3600)
+    overlap_s: Annotated[int, Field(ge=0, le=30 * 24 * 3600), WHOLE] = 3600
 
 
 class KeyPublic(BaseModel):
@@ -193,7 +197,7 @@ class RoomCreate(Strict):
 
     customRoomId: str | None = Field(None, min_length=1, max_length=256)
     metadata: dict[str, Any] | None = Field(None, description=METADATA_LIMIT)
-    max_participants: WholeInt | None = Field(None, ge=1, le=100_000)
+    max_participants: Annotated[int, Field(ge=1, le=100_000), WHOLE] | None = None
     locked: bool = False
 
 
@@ -268,7 +272,7 @@ class RevocationCreate(Strict):
     identity: str | None = Field(None, max_length=256)
     room: str | None = Field(None, max_length=256)
     kid: str | None = Field(None, max_length=256)
-    issued_before: WholeInt | None = Field(None, ge=0, le=2**40)
+    issued_before: Annotated[int, Field(ge=0, le=2**40), WHOLE] | None = None
     reason: str = Field("", max_length=200)
 
 
@@ -316,11 +320,11 @@ class AuditPage(BaseModel):
 class ProjectSettingsUpdate(Strict):
     """Project policy changes (fields not given are kept)."""
 
-    default_ttl_s: WholeInt | None = Field(None, ge=1, le=30 * 24 * 3600)
-    max_ttl_s: WholeInt | None = Field(None, ge=1, le=30 * 24 * 3600)
+    default_ttl_s: Annotated[int, Field(ge=1, le=30 * 24 * 3600), WHOLE] | None = None
+    max_ttl_s: Annotated[int, Field(ge=1, le=30 * 24 * 3600), WHOLE] | None = None
     auto_create_rooms: bool | None = None
     sandbox_enabled: bool | None = None
-    rate_limit_per_min: WholeInt | None = Field(None, ge=1, le=1_000_000)
+    rate_limit_per_min: Annotated[int, Field(ge=1, le=1_000_000), WHOLE] | None = None
     videosdk_roleless_api: bool | None = Field(
         None,
         description="Let a VideoSDK token without `roles` call the API with the crawler role's "
@@ -336,8 +340,8 @@ class ProjectSettingsUpdate(Strict):
         description="On admission, hand out a participant token in this format "
         "(`participant_token`); unset: none. A room's metadata `admission` may override it.",
     )
-    knock_timeout_s: WholeInt | None = Field(
-        None, ge=5, le=24 * 3600, description="How long a knock waits before it expires."
+    knock_timeout_s: Annotated[int, Field(ge=5, le=24 * 3600), WHOLE] | None = Field(
+        None, description="How long a knock waits before it expires."
     )
     locked_lobby: bool | None = Field(
         None,

@@ -13,13 +13,18 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jsonschema_rs
 import pytest
 from api_support import assert_error, make_settings
 from fastapi import FastAPI
 from pydantic import ValidationError
 
+from roomkey.api.rules import excused
 from roomkey.api.schemas import Strict
 from roomkey.claims import MAX_METADATA_CHARS
+from roomkey.errors import InvalidGrantError
+from roomkey.grants import PERMISSION_FIELDS
+from roomkey.roles import ALIASES, PRESETS, Role, merge_overrides
 from roomkey.service import RoomkeyService
 
 
@@ -265,3 +270,127 @@ async def test_an_oversize_token_is_refused_by_the_verifier_with_its_reason(
     assert response.json()["code"] == "token_too_large"
     over_the_cap = {"token": "a.b." + "c" * 66_000}
     assert_error(await client.post("/v1/tokens/verify", json=over_the_cap), 413, "body_too_large")
+
+
+# ---- rules: what JSON Schema can state, it states; the rest is each operation's 400 -------
+
+
+def _valid(schema: dict[str, Any], instance: Any) -> bool:
+    return bool(jsonschema_rs.is_valid(schema, instance))
+
+
+REVOCATION_BODIES = [
+    ({"jti": "j"}, True),
+    ({"identity": "mallory"}, True),
+    ({"identity": "mallory", "room": "r"}, True),
+    ({"room": "r", "reason": "x"}, True),
+    ({"kid": "k", "jti": None}, True),
+    ({"issued_before": 0}, True),
+    ({}, False),
+    ({"jti": "", "identity": "", "room": "", "kid": ""}, False),  # the regression: every field ""
+    ({"jti": None, "identity": None}, False),
+    ({"jti": "j", "issued_before": 0}, False),  # accepted before: 0 read as "not given"
+    ({"identity": "m", "kid": "k"}, False),
+    ({"room": "r", "kid": "k"}, False),
+]
+
+
+@pytest.mark.parametrize(("body", "valid"), REVOCATION_BODIES)
+async def test_a_revocation_names_exactly_one_target_in_the_schema_and_the_server(
+    app: FastAPI, client: httpx.AsyncClient, auth: dict[str, str], body: dict[str, Any], valid: bool
+) -> None:
+    assert _valid(_body_schema(app, "/v1/revocations"), body) is valid
+    response = await client.post("/v1/revocations", json=body, headers=auth)
+    if valid:
+        assert response.status_code == 201, response.text
+    else:
+        assert response.status_code in (400, 422), response.text
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "body", "field"),
+    [
+        ("/v1/tokens", "post", {"identity": "a", "role": ""}, "role"),  # was 400 "unknown role ''"
+        ("/v1/roles/0", "put", {"permissions": {}}, "permissions"),  # was 400, unstated
+        ("/v1/roles/%20%20", "put", {"permissions": {"hidden": True}}, "path.name"),
+    ],
+)
+async def test_what_the_schema_states_is_a_validation_error(
+    client: httpx.AsyncClient,
+    auth: dict[str, str],
+    path: str,
+    method: str,
+    body: dict[str, Any],
+    field: str,
+) -> None:
+    response = await client.request(method, path, json=body, headers=auth)
+    error = assert_error(response, 422, "validation_error")
+    assert error["details"]["problems"][0]["field"] == field
+
+
+def test_the_schema_states_those_rules(app: FastAPI) -> None:
+    assert _body_schema(app, "/v1/tokens")["properties"]["role"]["anyOf"][0]["minLength"] == 1
+    permissions = _body_schema(app, "/v1/roles/{name}", "put")["properties"]["permissions"]
+    assert permissions["minProperties"] == 1
+    role_name = app.openapi()["paths"]["/v1/roles/{name}"]["put"]["parameters"][0]["schema"]
+    assert (role_name["maxLength"], role_name["pattern"]) == (20, r"\S")
+    for path in ("/v1/audit", "/v1/rooms"):
+        (cursor,) = [
+            p for p in app.openapi()["paths"][path]["get"]["parameters"] if p["name"] == "cursor"
+        ]
+        assert cursor["schema"]["anyOf"][0]["pattern"] == "^[A-Za-z0-9_-]+$"
+
+
+def test_the_permissions_schema_names_every_permission_and_its_type(app: FastAPI) -> None:
+    schema = _body_schema(app, "/v1/tokens")["properties"]["permissions"]["anyOf"][0]
+    assert set(schema["properties"]) == {*PERMISSION_FIELDS, *ALIASES}
+    for accepted in (
+        {"can_produce": True, "sources": ["mic"]},
+        {"canPublishSources": "cam,mic", "roomAdmin": False},
+        {"sources": {"screen": False}, "join": "ask", "scope": ["room"]},
+        {"scope": "api", "capabilities": ["rooms:read"]},
+    ):
+        assert _valid(schema, accepted), accepted
+        merge_overrides(PRESETS[Role.GUEST], accepted)  # the server takes it too
+    for refused in ({"webcam": True}, {"hidden": "yes"}, {"join": "later"}, {"sources": 5}):
+        assert not _valid(schema, refused), refused
+        with pytest.raises(InvalidGrantError):
+            merge_overrides(PRESETS[Role.GUEST], refused)
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "operation"),
+    [("/v1/rooms", "cursor=!!", "list_rooms"), ("/v1/audit", "cursor=no+pad=", "list_audit")],
+)
+async def test_a_cursor_outside_the_pattern_is_422_and_an_unknown_one_a_documented_400(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    auth: dict[str, str],
+    path: str,
+    query: str,
+    operation: str,
+) -> None:
+    assert_error(await client.get(f"{path}?{query}", headers=auth), 422, "validation_error")
+    unknown = await client.get(f"{path}?cursor=AAAA", headers=auth)  # base64url, not ours
+    assert_error(unknown, 400, "invalid_cursor")
+    assert excused(operation, "invalid_cursor", None)
+    documented = app.openapi()["paths"][path]["get"]
+    assert "`invalid_cursor`" in documented["description"]
+    error = documented["responses"]["400"]["content"]["application/json"]["schema"]
+    assert "invalid_cursor" in error["properties"]["error"]["enum"]
+
+
+async def test_default_ttl_over_max_ttl_is_a_documented_400(
+    app: FastAPI, client: httpx.AsyncClient, auth: dict[str, str]
+) -> None:
+    both = await client.patch(
+        "/v1/project", json={"default_ttl_s": 600, "max_ttl_s": 300}, headers=auth
+    )
+    assert_error(both, 400, "invalid_configuration")
+    over_stored = await client.patch("/v1/project", json={"default_ttl_s": 10**6}, headers=auth)
+    assert_error(over_stored, 400, "invalid_configuration")
+    documented = app.openapi()["paths"]["/v1/project"]["patch"]
+    assert (
+        "`invalid_configuration`: `default_ttl_s` is at most `max_ttl_s`"
+        in (documented["description"])
+    )

@@ -102,7 +102,8 @@ def body_doc(model: type[BaseModel]) -> dict[str, Any]:
     """``openapi_extra`` documenting ``model`` as the JSON request body."""
     schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
     schema.pop("$defs", None)
-    required = bool(schema.get("required"))  # an empty body is {}: fine unless a field is required
+    # an empty body is {}: fine unless a field is required, or a oneOf asks for one of several
+    required = bool(schema.get("required") or schema.get("oneOf"))
     body: dict[str, Any] = {
         "required": required,
         "content": {"application/json": {"schema": schema}},

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from pydantic.config import JsonDict
 
+from roomkey.api.constraints import PERMISSIONS, one_target
 from roomkey.claims import MAX_METADATA_CHARS
 
 Dialect = Literal["native", "livekit", "videosdk", "huddle01"]
@@ -27,6 +28,8 @@ def _whole_number(value: Any) -> Any:
 # after a field's bounds, `Annotated[int, Field(ge=1), WHOLE]`: placed before them, pydantic
 # publishes the bounds as "ge"/"le", which JSON Schema does not know, instead of minimum/maximum.
 WHOLE = BeforeValidator(_whole_number)
+# Permission overrides: a map the core checks, published with every name and type it accepts.
+Permissions = Annotated[dict[str, Any], WithJsonSchema(PERMISSIONS)]
 
 
 class Strict(BaseModel):
@@ -70,8 +73,10 @@ class TokenCreate(Strict):
     identity: str | None = Field(None, max_length=256, description="Participant identity.")
     room: str | None = Field(None, max_length=256, description="Room id or custom id.")
     dialect: Dialect = "native"
-    role: str | None = Field(None, max_length=20, description="Preset or custom role.")
-    permissions: dict[str, Any] | None = Field(None, description="Overrides merged over the role.")
+    role: str | None = Field(
+        None, min_length=1, max_length=20, description="Preset or custom role."
+    )
+    permissions: Permissions | None = Field(None, description="Overrides merged over the role.")
     name: str | None = Field(None, max_length=256)
     metadata: Any = Field(
         None, description=f"Any JSON value. {METADATA_LIMIT}", json_schema_extra=METADATA_SCHEMA
@@ -249,7 +254,9 @@ class BanPublic(BaseModel):
 class RolePut(Strict):
     """A custom role's permissions (fields not named are denied)."""
 
-    permissions: dict[str, Any]
+    permissions: Annotated[dict[str, Any], WithJsonSchema({**PERMISSIONS, "minProperties": 1})] = (
+        Field(..., min_length=1, description="At least one permission.")
+    )
 
 
 class RolePublic(BaseModel):
@@ -265,13 +272,20 @@ class RolePublic(BaseModel):
 # ---- revocations ------------------------------------------------------------------------
 
 
+REVOCATION_TARGETS = ("jti", "identity", "room", "kid", "issued_before")
+
+
 class RevocationCreate(Strict):
     """Exactly one target: jti, identity (optionally with room), room, kid or issued_before."""
 
-    jti: str | None = Field(None, max_length=256)
-    identity: str | None = Field(None, max_length=256)
-    room: str | None = Field(None, max_length=256)
-    kid: str | None = Field(None, max_length=256)
+    model_config = ConfigDict(
+        json_schema_extra={"oneOf": one_target(REVOCATION_TARGETS, together={"identity": "room"})}
+    )
+
+    jti: str | None = Field(None, min_length=1, max_length=256)
+    identity: str | None = Field(None, min_length=1, max_length=256)
+    room: str | None = Field(None, min_length=1, max_length=256)
+    kid: str | None = Field(None, min_length=1, max_length=256)
     issued_before: Annotated[int, Field(ge=0, le=2**40), WHOLE] | None = None
     reason: str = Field("", max_length=200)
 

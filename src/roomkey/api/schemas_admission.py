@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from roomkey.api.schemas import TOKEN_SIZE, Strict, TokenPublic
+from roomkey.api.schemas import TOKEN_SIZE, Permissions, Strict, TokenPublic
 
 SourceName = Literal["cam", "mic", "screen", "screen_audio"]
 
@@ -121,8 +121,8 @@ class RemovePublic(BaseModel):
 class PermissionsUpdate(Strict):
     """A new role (its preset or custom permissions) and/or permission overrides."""
 
-    role: str | None = Field(None, max_length=20)
-    permissions: dict[str, Any] | None = None
+    role: str | None = Field(None, min_length=1, max_length=20)
+    permissions: Permissions | None = None
 
 
 class PermissionsPublic(BaseModel):

@@ -21,7 +21,7 @@ from roomkey.api.deps import (
     authorization_header,
     optional_verifier_dep,
 )
-from roomkey.api.errors import fields_as_sent
+from roomkey.api.errors import FieldsAsSent
 from roomkey.api.metrics import Metrics
 from roomkey.api.responses import FastJSONResponse
 from roomkey.api.schemas import (
@@ -135,7 +135,7 @@ async def livekit_outcome(
     service: RoomkeyService, caller: Caller, body: LiveKitTokenRequest, metrics: Metrics
 ) -> dict[str, str]:
     """Issue (and audit) the LiveKit-style token; the 201 body (shared with the lean route)."""
-    with fields_as_sent(LIVEKIT_FIELDS):
+    with FieldsAsSent(LIVEKIT_FIELDS):
         minted = await service.tokens.issue(caller, _livekit_request(body), "/token")
     metrics.count_issued("/token", "livekit")
     return _livekit_answer(service, minted)
@@ -166,7 +166,7 @@ async def template_token(
         dialect="livekit",
         permissions={"can_update_metadata": True},
     )
-    with fields_as_sent(TEMPLATE_FIELDS):
+    with FieldsAsSent(TEMPLATE_FIELDS):
         minted = await service.tokens.issue(caller, request_, "/createToken")
     _count(request, minted, "/createToken")
     return PlainTextResponse(minted.token)
@@ -188,7 +188,7 @@ async def sandbox_token(
 ) -> FastJSONResponse:
     """Development sandbox (off by default, per project): no server token, TTL capped."""
     client = request.client.host if request.client else "unknown"
-    with fields_as_sent(LIVEKIT_FIELDS):
+    with FieldsAsSent(LIVEKIT_FIELDS):
         minted = await service.tokens.issue_sandbox(
             x_sandbox_id, client, _livekit_request(body), limiter, "/api/v2/sandbox"
         )

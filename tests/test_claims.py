@@ -10,7 +10,7 @@ import pytest
 from roomkey._codec import MAX_JSON_DEPTH
 from roomkey.claims import (
     MAX_CLAIM_DEPTH,
-    MAX_METADATA_BYTES,
+    MAX_METADATA_CHARS,
     MAX_TEXT,
     Claims,
     check_attributes,
@@ -18,6 +18,7 @@ from roomkey.claims import (
     check_nesting,
     check_text,
     new_jti,
+    text_length,
 )
 from roomkey.errors import InvalidClaimValueError, MetadataTooLargeError, NestedTooDeepError
 from roomkey.grants import Grant
@@ -91,13 +92,28 @@ def test_check_text_refuses_control_characters(value: str) -> None:
 
 def test_check_metadata_boundary() -> None:
     assert check_metadata(None) is None
-    at_cap = "x" * (MAX_METADATA_BYTES - 2)
+    at_cap = "x" * MAX_METADATA_CHARS  # a string counts its own characters, no quotes
     assert check_metadata(at_cap) == at_cap
-    with pytest.raises(MetadataTooLargeError):
+    with pytest.raises(MetadataTooLargeError) as info:
         check_metadata(at_cap + "x")
-    assert check_metadata("é" * 10, max_bytes=22) == "é" * 10  # bytes, not characters
+    assert info.value.details == {"field": "metadata", "size": 5121, "limit": 5120}
+    assert check_metadata("é" * 22, max_chars=22) == "é" * 22  # characters, not bytes
     with pytest.raises(MetadataTooLargeError):
-        check_metadata("é" * 11, max_bytes=22)
+        check_metadata("é" * 23, max_chars=22)
+
+
+def test_other_json_counts_its_compact_json_text() -> None:
+    value = {"k": "é" * 10}  # {"k":"éééééééééé"}: 18 characters, 28 bytes
+    assert text_length(value) == 18
+    assert check_metadata(value, max_chars=18) == value
+    with pytest.raises(MetadataTooLargeError):
+        check_metadata(value, max_chars=17)
+    assert text_length([1, True, None]) == len("[1,true,null]")
+
+
+def test_metadata_with_a_lone_surrogate_is_not_json() -> None:
+    with pytest.raises(InvalidClaimValueError, match="lone surrogates"):
+        check_metadata("a\ud800")
 
 
 @pytest.mark.parametrize("value", [0, False, "", [], {}, {"a": [1, None, True, 1.5]}])
@@ -155,7 +171,7 @@ def test_check_attributes() -> None:
         with pytest.raises(InvalidClaimValueError):
             check_attributes(bad)  # type: ignore[arg-type]
     with pytest.raises(MetadataTooLargeError):
-        check_attributes({"k": "v" * MAX_METADATA_BYTES})
+        check_attributes({"k": "v" * MAX_METADATA_CHARS})
 
 
 def test_new_jti_is_unique_and_url_safe() -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from roomkey.claims import MAX_CLAIM_DEPTH, MAX_METADATA_BYTES
+from roomkey.claims import MAX_CLAIM_DEPTH, MAX_METADATA_CHARS
 from roomkey.errors import (
     ConfigurationError,
     InvalidClaimValueError,
@@ -183,18 +183,20 @@ def test_build_claims_gives_what_mint_signs(minter: TokenMinter) -> None:
     )
 
 
-def test_metadata_up_to_five_kib_is_accepted(minter: TokenMinter) -> None:
-    fits = "x" * (MAX_METADATA_BYTES - 2)  # the two quotes make exactly 5 KiB
+def test_metadata_up_to_5120_characters_is_accepted(minter: TokenMinter) -> None:
+    fits = "x" * MAX_METADATA_CHARS
     assert minter.mint(identity="a", room="r", metadata=fits).claims.metadata == fits
     nested = {"profile": {"tags": ["a", "b"], "score": 1.5, "ok": True, "none": None}}
     assert minter.mint(identity="a", room="r", metadata=nested).claims.metadata == nested
 
 
-def test_metadata_over_five_kib_is_refused_with_a_clear_error(minter: TokenMinter) -> None:
+def test_metadata_over_5120_characters_is_refused_with_a_clear_error(
+    minter: TokenMinter,
+) -> None:
     with pytest.raises(MetadataTooLargeError) as info:
-        minter.mint(identity="a", room="r", metadata="x" * (MAX_METADATA_BYTES - 1))
+        minter.mint(identity="a", room="r", metadata="x" * (MAX_METADATA_CHARS + 1))
     assert info.value.code == "metadata_too_large"
-    assert info.value.message == "metadata is 5121 bytes serialised; the limit is 5120"
+    assert info.value.message == "metadata is 5121 characters; the limit is 5120"
     assert info.value.details == {"field": "metadata", "size": 5121, "limit": 5120}
 
 
@@ -220,7 +222,7 @@ def test_attributes_other_than_str_to_str_are_refused(minter: TokenMinter, attri
 
 def test_attributes_are_capped_too(minter: TokenMinter) -> None:
     with pytest.raises(MetadataTooLargeError):
-        minter.mint(identity="a", room="r", attributes={"k": "v" * MAX_METADATA_BYTES})
+        minter.mint(identity="a", room="r", attributes={"k": "v" * MAX_METADATA_CHARS})
 
 
 def test_room_config_must_be_an_object(minter: TokenMinter) -> None:

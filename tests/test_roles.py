@@ -132,6 +132,12 @@ def test_a_sources_map_merges_deeply_and_a_list_replaces() -> None:
         ({"hidden": "yes"}, "hidden must be true or false"),
         ({"scope": "everything"}, "unknown scope"),
         ({"join": "later"}, "unknown join mode"),
+        # these were a TypeError (a 500 on the server): a number is not a list
+        ({"sources": 5}, "sources must be a list of names"),
+        ({"scope": 5}, "scope must be a list of names"),
+        ({"scope": {"room": True}}, "scope must be a list of names, not a map"),
+        # null was read as "not given" here only; every other flag refuses it
+        ({"can_produce": None}, "can_produce must be true or false"),
     ],
 )
 def test_malformed_overrides_are_refused(overrides: dict[str, Any], message: str) -> None:

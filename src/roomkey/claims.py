@@ -18,7 +18,11 @@ from roomkey._codec import MAX_JSON_DEPTH, json_dumps, nested_deeper_than
 from roomkey.errors import InvalidClaimValueError, MetadataTooLargeError, NestedTooDeepError
 from roomkey.grants import Grant
 
-MAX_METADATA_BYTES = 5 * 1024
+# Metadata (and a token's attributes, together) are at most this many characters as text: a
+# string counts its own characters (what LiveKit carries in its ``metadata`` claim), any other
+# JSON value the characters of its compact JSON form. Characters, not bytes, so that the API's
+# JSON Schema states the same limit (``maxLength`` counts characters).
+MAX_METADATA_CHARS = 5120
 MAX_TEXT = 256  # identity, room, name, role: generous for ids, small enough to log
 # A claim sits one level inside the payload object, whose nesting the verifier bounds: a claim
 # nested deeper would make a token that the minter signs and every verifier refuses.
@@ -53,7 +57,7 @@ class Claims(NamedTuple):
     role: str | None = None
     # display name
     name: str | None = None
-    # any JSON value, capped at MAX_METADATA_BYTES serialised; None when absent
+    # any JSON value, at most MAX_METADATA_CHARS characters as text; None when absent
     metadata: Any = None
     # string→string map
     attributes: Mapping[str, str] = _NO_ATTRIBUTES
@@ -139,30 +143,57 @@ def check_nesting(value: Any, field: str) -> None:
         )
 
 
-def check_metadata(value: Any, max_bytes: int = MAX_METADATA_BYTES) -> Any:
-    """Any JSON value whose compact serialisation fits in ``max_bytes``.
+def check_metadata(value: Any, max_chars: int = MAX_METADATA_CHARS) -> Any:
+    """Any JSON value of at most ``max_chars`` characters as text (see :func:`text_length`).
 
     Raises :class:`InvalidClaimValueError` for a value that is not JSON,
     :class:`NestedTooDeepError` for one nested too deep, and :class:`MetadataTooLargeError`.
     """
     if value is None:
         return None
-    check_nesting(value, "metadata")  # first: serialising a deep value could exhaust the stack
-    try:
-        json.dumps(value, allow_nan=False)  # orjson would write NaN as null: refuse it instead
-        size = len(json_dumps(value))
-    except (TypeError, ValueError) as exc:
-        raise InvalidClaimValueError(
-            "metadata must be JSON (finite numbers only)", field="metadata"
-        ) from exc
-    if size > max_bytes:
+    if type(value) is str:  # the common case (LiveKit's metadata is a string): no serialising
+        if not (value.isascii() or _is_utf8(value)):
+            raise InvalidClaimValueError(
+                "metadata must be valid Unicode text (no lone surrogates)", field="metadata"
+            )
+        size = len(value)
+    else:
+        check_nesting(value, "metadata")  # first: serialising a deep value could exhaust the stack
+        try:
+            json.dumps(value, allow_nan=False)  # orjson would write NaN as null: refuse it instead
+            size = text_length(value)
+        except (TypeError, ValueError) as exc:
+            raise InvalidClaimValueError(
+                "metadata must be JSON (finite numbers only)", field="metadata"
+            ) from exc
+    if size > max_chars:
         raise MetadataTooLargeError(
-            f"metadata is {size} bytes serialised; the limit is {max_bytes}",
+            f"metadata is {size} characters; the limit is {max_chars}",
             field="metadata",
             size=size,
-            limit=max_bytes,
+            limit=max_chars,
         )
     return value
+
+
+def _is_utf8(text: str) -> bool:
+    """Whether ``text`` can be written as UTF-8 (JSON cannot carry a lone surrogate)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def text_length(value: Any) -> int:
+    """How many characters ``value`` is as text: a string's own, else its compact JSON form's.
+
+    The one measure of the metadata limit (:data:`MAX_METADATA_CHARS`).
+    """
+    if type(value) is str:
+        return len(value)
+    raw = json_dumps(value)
+    return len(raw) if raw.isascii() else len(raw.decode("utf-8"))
 
 
 def check_attributes(value: Mapping[str, Any] | None) -> dict[str, str]:
@@ -176,22 +207,25 @@ def check_attributes(value: Mapping[str, Any] | None) -> dict[str, str]:
             raise InvalidClaimValueError(
                 f"attribute {key!r} must map a string to a string", field="attributes"
             )
-    total = len(json_dumps(dict(value)))
-    if total > MAX_METADATA_BYTES:
+    total = text_length(dict(value))
+    if total > MAX_METADATA_CHARS:
         raise MetadataTooLargeError(
-            f"attributes are {total} bytes serialised; the limit is {MAX_METADATA_BYTES}",
+            f"attributes are {total} characters as JSON; the limit is {MAX_METADATA_CHARS}",
             field="attributes",
+            size=total,
+            limit=MAX_METADATA_CHARS,
         )
     return dict(value)
 
 
 __all__ = [
     "MAX_CLAIM_DEPTH",
-    "MAX_METADATA_BYTES",
+    "MAX_METADATA_CHARS",
     "Claims",
     "check_attributes",
     "check_metadata",
     "check_nesting",
     "check_text",
     "new_jti",
+    "text_length",
 ]

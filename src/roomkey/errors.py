@@ -55,7 +55,7 @@ class InvalidClaimValueError(RoomkeyError):
 
 
 class MetadataTooLargeError(InvalidClaimValueError):
-    """Participant metadata serialises to more than the cap (5 KiB by default)."""
+    """Metadata (or attributes) over 5,120 characters as text (a string's own, else its JSON)."""
 
     code = "metadata_too_large"
 
@@ -321,6 +321,12 @@ class MethodNotAllowedError(RoomkeyError):
     code = "method_not_allowed"
 
 
+class MalformedRequestError(RoomkeyError):
+    """The HTTP request itself cannot be read (request line, headers, framing, WS handshake)."""
+
+    code = "malformed_request"
+
+
 class HttpError(RoomkeyError):
     """Any other HTTP-level refusal, with the framework's own 4xx status."""
 
@@ -437,6 +443,7 @@ __all__ = [
     "InvalidSessionError",
     "KeyMaterialError",
     "LifetimeTooLongError",
+    "MalformedRequestError",
     "MalformedTokenError",
     "MetadataTooLargeError",
     "MethodNotAllowedError",

@@ -7,7 +7,7 @@ grant that exists can be written to any dialect that can express it.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -202,7 +202,7 @@ def parse_sources(value: Iterable[str] | Mapping[str, bool] | str) -> frozenset[
                 raise InvalidGrantError(f"source {name!r} must be true or false", field="sources")
         value = [name for name, flag in value.items() if flag]
     out = set()
-    for item in value:
+    for item in _items(value, "sources", "a list of names, a comma-separated string or a map"):
         try:
             out.add(Source(item))
         except (ValueError, TypeError):
@@ -217,8 +217,10 @@ def parse_scope(value: Iterable[str] | str) -> frozenset[Scope]:
     """Scope from ``"room"``, ``"api"``, ``"room,api"`` or a list of those."""
     if isinstance(value, str):
         value = [v.strip() for v in value.split(",") if v.strip()]
+    elif isinstance(value, Mapping):
+        raise InvalidGrantError("scope must be a list of names, not a map", field="scope")
     out = set()
-    for item in value:
+    for item in _items(value, "scope", "a list of names or a comma-separated string"):
         try:
             out.add(Scope(item))
         except (ValueError, TypeError):
@@ -226,6 +228,14 @@ def parse_scope(value: Iterable[str] | str) -> frozenset[Scope]:
                 f"unknown scope {item!r} (allowed: room, api)", field="scope"
             ) from None
     return frozenset(out)
+
+
+def _items(value: Iterable[Any], field: str, expected: str) -> Iterator[Any]:
+    """An iterator over ``value``; raises InvalidGrantError naming ``field`` for a non-list."""
+    try:
+        return iter(value)
+    except TypeError:
+        raise InvalidGrantError(f"{field} must be {expected}", field=field) from None
 
 
 def parse_join(value: object) -> JoinMode:

@@ -279,7 +279,7 @@ class AccessToken:
         return self.with_permissions(**dict(grant))
 
     def with_metadata(self, metadata: Any) -> AccessToken:
-        """Any JSON value, at most 5 KiB serialised."""
+        """Any JSON value, at most 5,120 characters as text (see ``claims.check_metadata``)."""
         return self._set(metadata=metadata)
 
     def with_attributes(self, attributes: Mapping[str, str]) -> AccessToken:

@@ -183,7 +183,7 @@ def merge_overrides(base: Grant, overrides: Mapping[str, Any] | None) -> Grant:
     fields = {canonical_key(k): v for k, v in overrides.items()}
     sources = _merged_sources(base, fields)
     produce = fields.get("can_produce")
-    if produce is not None and not isinstance(produce, bool):
+    if "can_produce" in fields and not isinstance(produce, bool):  # null is no answer either
         raise InvalidGrantError("can_produce must be true or false", field="can_produce")
     changes = {k: v for k, v in fields.items() if k not in ("sources", "can_produce")}
     if "join" in changes:

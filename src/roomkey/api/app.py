@@ -18,6 +18,7 @@ from roomkey.api.middleware import BodyLimit, Observe
 from roomkey.api.ratelimit import RateLimiter
 from roomkey.api.responses import FastJSONResponse
 from roomkey.api.routes import ROUTERS
+from roomkey.api.rules import document_rules
 from roomkey.api.swagger import install_swagger_ui
 from roomkey.service import RoomkeyService, ServerSettings, load_settings
 
@@ -88,6 +89,7 @@ def create_app(
     install_error_handlers(app)
     install_swagger_ui(app)
     annotate(ROUTERS)
+    document_rules(ROUTERS)
     for router in ROUTERS:
         app.include_router(router)
     app.add_middleware(Observe, metrics=app.state.metrics)

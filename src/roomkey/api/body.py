@@ -1,9 +1,12 @@
 """JSON request bodies read whatever the Content-Type says (``curl -d`` sends a form type).
 
 Parsing is strict JSON (orjson) and validation is the model's; failures take the one error
-shape. A body nests at most as deep as a token's payload may (a member at most
-``MAX_CLAIM_DEPTH`` levels), so what a route accepts it can also sign, and nothing downstream
-recurses over an unbounded value. Each route documents its body through :func:`body_doc`.
+shape. An empty body (no bytes at all) is ``{}``: "no options" where every field is optional,
+as each such operation documents, and a missing field where one is required. Anything else
+must be JSON: whitespace alone is not. A body nests at most as deep as a token's payload may
+(a member at most ``MAX_CLAIM_DEPTH`` levels), so what a route accepts it can also sign, and
+nothing downstream recurses over an unbounded value. Each route documents its body through
+:func:`body_doc`.
 """
 
 from __future__ import annotations
@@ -30,12 +33,12 @@ async def parse_body(request: Request, model: type[M]) -> M:
 
 
 def parse_json(raw: bytes, model: type[M]) -> M:
-    """``raw`` parsed as strict JSON and validated as ``model``.
+    """``raw`` (``{}`` when empty) parsed as strict JSON and validated as ``model``.
 
     Raises 422 errors, or :class:`NestedTooDeepError` (400) for a body nested too deep.
     """
     try:
-        data = orjson.loads(raw) if raw.strip() else {}
+        data = orjson.loads(raw) if raw else {}
     except orjson.JSONDecodeError as exc:
         if "depth limit" in str(exc):  # orjson's own bound (1024 levels): too deep, not bad JSON
             raise _too_deep() from None
@@ -99,6 +102,18 @@ def body_doc(model: type[BaseModel]) -> dict[str, Any]:
     """``openapi_extra`` documenting ``model`` as the JSON request body."""
     schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
     schema.pop("$defs", None)
-    required = bool(schema.get("required"))  # an empty body is {}: fine unless a field is required
-    content = {"application/json": {"schema": schema}}
-    return {"requestBody": {"required": required, "content": content}}
+    # an empty body is {}: fine unless a field is required, or a oneOf asks for one of several
+    required = bool(schema.get("required") or schema.get("oneOf"))
+    body: dict[str, Any] = {
+        "required": required,
+        "content": {"application/json": {"schema": schema}},
+    }
+    if not required:
+        body["description"] = EMPTY_BODY_DOC
+    return {"requestBody": body}
+
+
+EMPTY_BODY_DOC = (
+    "Optional: an empty body (no bytes) means no options, as `{}` does. A body that is sent must "
+    "be JSON (whitespace alone is not: 422 `validation_error`)."
+)

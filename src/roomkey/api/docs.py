@@ -32,11 +32,15 @@ without it gets 403 `forbidden` with `details.missing`. A participant (room-scop
 "Token is invalid or expired" and the precise reason in `details.reason`.
 
 **Errors.** Every error has one shape: `{{"error": code, "message": ..., "details": {{...}}}}`,
-and each code always comes with the same status (see [Error codes](#error-codes)). Request bodies
+and each code always comes with the same status (see [Error codes](#error-codes)); under
+`roomkey serve` that includes what the HTTP server answers by itself: a request it cannot parse
+(request line, headers, framing) or a refused WebSocket handshake is 400 `malformed_request`,
+a WebSocket opened where there is none 403 `forbidden`. Request bodies
 are JSON whatever the `Content-Type` says, are capped (413), and refuse unknown fields (422). A
-body nests objects and arrays at most {MAX_JSON_DEPTH} levels deep, as a token's payload may, so
-a member such as `metadata` at most {MAX_CLAIM_DEPTH} (400 `nested_too_deep`, the member in
-`details.field`).
+body that is not JSON (whitespace alone is not) is 422; an empty body (no bytes) means no
+options only where the body is optional (marked "Body optional" below). A body nests objects
+and arrays at most {MAX_JSON_DEPTH} levels deep, as a token's payload may, so a member such as
+`metadata` at most {MAX_CLAIM_DEPTH} (400 `nested_too_deep`, the member in `details.field`).
 """
 
 
@@ -73,7 +77,8 @@ def _operation(method: str, path: str, op: dict[str, Any]) -> list[str]:
     body = op.get("requestBody", {}).get("content", {}).get("application/json", {})
     props = body.get("schema", {}).get("properties", {})
     if props:
-        lines.append("Body fields: " + ", ".join(f"`{name}`" for name in props))
+        optional = "" if op["requestBody"].get("required") else "Body optional; "
+        lines.append(f"{optional}Body fields: " + ", ".join(f"`{name}`" for name in props))
         lines.append("")
     codes = ", ".join(sorted(op.get("responses", {})))
     lines.extend([f"Responses: {codes}", ""])

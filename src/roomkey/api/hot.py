@@ -110,11 +110,11 @@ class RoomkeyApp(FastAPI):
             return 413
         try:
             status, content = await HOT_ROUTES[scope["path"]](self, scope, body)
+            payload = orjson.dumps(content)  # inside: no failure may reach the server unshaped
         except Exception as exc:
             response = await self._handled(scope, exc)
             await response(scope, receive, send)
             return response.status_code
-        payload = orjson.dumps(content)
         headers = [(b"content-length", str(len(payload)).encode()), _JSON]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": payload})

@@ -5,17 +5,55 @@ Requests forbid unknown fields (a misspelt field is an error, never silently ign
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic.config import JsonDict
+
+from roomkey.api.constraints import PERMISSIONS, one_target
+from roomkey.claims import MAX_METADATA_CHARS
 
 Dialect = Literal["native", "livekit", "videosdk", "huddle01"]
+
+
+def _whole_number(value: Any) -> Any:
+    """``10.0`` as the integer 10 (JSON Schema's ``integer`` admits it); ``10.5`` still fails."""
+    if type(value) is float and value.is_integer():
+        return int(value)
+    return value
+
+
+# Every integer a request body takes: an integer, or a float with no fractional part (10.0), as
+# the published `"type": "integer"` promises; strings and booleans are still refused. Written
+# after a field's bounds, `Annotated[int, Field(ge=1), WHOLE]`: placed before them, pydantic
+# publishes the bounds as "ge"/"le", which JSON Schema does not know, instead of minimum/maximum.
+WHOLE = BeforeValidator(_whole_number)
+# Permission overrides: a map the core checks, published with every name and type it accepts.
+Permissions = Annotated[dict[str, Any], WithJsonSchema(PERMISSIONS)]
 
 
 class Strict(BaseModel):
     """Base for request bodies: unknown fields are refused, and types are not coerced."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
+
+
+# The metadata limit as the core checks it (roomkey.claims.check_metadata), stated once: JSON
+# Schema's maxLength constrains strings only, and counts characters as the check does.
+METADATA_LIMIT = (
+    f"At most {MAX_METADATA_CHARS:,} characters as text: a string counts its own characters, any "
+    "other JSON value those of its compact JSON form (400 `metadata_too_large` over it)."
+)
+METADATA_SCHEMA: JsonDict = {"maxLength": MAX_METADATA_CHARS}
+
+
+# A token's size is the verifier's first check, answered with a reason like any other; the
+# body cap (413) is the only bound before it, so the schema states no maxLength of its own.
+TOKEN_SIZE = (
+    "Any length: a token over the server's `max_token_bytes` (default 8,192) is refused by the "
+    "verifier with the code `token_too_large`; a body over `max_body_bytes` (default 65,536 "
+    "bytes) is 413 `body_too_large`."
+)
 
 
 class ErrorPublic(BaseModel):
@@ -35,12 +73,18 @@ class TokenCreate(Strict):
     identity: str | None = Field(None, max_length=256, description="Participant identity.")
     room: str | None = Field(None, max_length=256, description="Room id or custom id.")
     dialect: Dialect = "native"
-    role: str | None = Field(None, max_length=20, description="Preset or custom role.")
-    permissions: dict[str, Any] | None = Field(None, description="Overrides merged over the role.")
+    role: str | None = Field(
+        None, min_length=1, max_length=20, description="Preset or custom role."
+    )
+    permissions: Permissions | None = Field(None, description="Overrides merged over the role.")
     name: str | None = Field(None, max_length=256)
-    metadata: Any = Field(None, description="Any JSON, at most 5 KiB serialised.")
+    metadata: Any = Field(
+        None, description=f"Any JSON value. {METADATA_LIMIT}", json_schema_extra=METADATA_SCHEMA
+    )
     attributes: dict[str, str] | None = None
-    ttl_s: int | None = Field(None, ge=1, description="Lifetime; default the project's.")
+    ttl_s: Annotated[int, Field(ge=1), WHOLE] | None = Field(
+        None, description="Lifetime; default the project's."
+    )
     kind: str | None = Field(None, max_length=32, description="LiveKit participant kind.")
     room_config: dict[str, Any] | None = Field(None, description="LiveKit room configuration.")
 
@@ -60,7 +104,9 @@ class LiveKitTokenRequest(Strict):
     room_name: str | None = Field(None, max_length=256)
     participant_identity: str | None = Field(None, max_length=256)
     participant_name: str | None = Field(None, max_length=256)
-    participant_metadata: str | None = Field(None, max_length=5120)
+    participant_metadata: str | None = Field(
+        None, description=METADATA_LIMIT, json_schema_extra=METADATA_SCHEMA
+    )
     participant_attributes: dict[str, str] | None = None
     room_config: dict[str, Any] | None = None
 
@@ -82,7 +128,7 @@ class TemplateTokenRequest(Strict):
 class VerifyRequest(Strict):
     """A token to check, optionally bound to a room and an identity."""
 
-    token: str = Field(..., max_length=65536)
+    token: str = Field(..., description=TOKEN_SIZE)
     room: str | None = Field(None, max_length=256)
     identity: str | None = Field(None, max_length=256)
     scope: Literal["room", "api"] = "room"
@@ -123,7 +169,7 @@ class KeyCreate(Strict):
 class KeyRotate(Strict):
     """How long the old key keeps verifying."""
 
-    overlap_s: int = Field(3600, ge=0, le=30 * 24 * 3600)
+    overlap_s: Annotated[int, Field(ge=0, le=30 * 24 * 3600), WHOLE] = 3600
 
 
 class KeyPublic(BaseModel):
@@ -155,8 +201,8 @@ class RoomCreate(Strict):
     """A new room; ``customRoomId`` makes creation idempotent."""
 
     customRoomId: str | None = Field(None, min_length=1, max_length=256)
-    metadata: dict[str, Any] | None = None
-    max_participants: int | None = Field(None, ge=1, le=100_000)
+    metadata: dict[str, Any] | None = Field(None, description=METADATA_LIMIT)
+    max_participants: Annotated[int, Field(ge=1, le=100_000), WHOLE] | None = None
     locked: bool = False
 
 
@@ -208,7 +254,9 @@ class BanPublic(BaseModel):
 class RolePut(Strict):
     """A custom role's permissions (fields not named are denied)."""
 
-    permissions: dict[str, Any]
+    permissions: Annotated[dict[str, Any], WithJsonSchema({**PERMISSIONS, "minProperties": 1})] = (
+        Field(..., min_length=1, description="At least one permission.")
+    )
 
 
 class RolePublic(BaseModel):
@@ -224,14 +272,21 @@ class RolePublic(BaseModel):
 # ---- revocations ------------------------------------------------------------------------
 
 
+REVOCATION_TARGETS = ("jti", "identity", "room", "kid", "issued_before")
+
+
 class RevocationCreate(Strict):
     """Exactly one target: jti, identity (optionally with room), room, kid or issued_before."""
 
-    jti: str | None = Field(None, max_length=256)
-    identity: str | None = Field(None, max_length=256)
-    room: str | None = Field(None, max_length=256)
-    kid: str | None = Field(None, max_length=256)
-    issued_before: int | None = Field(None, ge=0, le=2**40)
+    model_config = ConfigDict(
+        json_schema_extra={"oneOf": one_target(REVOCATION_TARGETS, together={"identity": "room"})}
+    )
+
+    jti: str | None = Field(None, min_length=1, max_length=256)
+    identity: str | None = Field(None, min_length=1, max_length=256)
+    room: str | None = Field(None, min_length=1, max_length=256)
+    kid: str | None = Field(None, min_length=1, max_length=256)
+    issued_before: Annotated[int, Field(ge=0, le=2**40), WHOLE] | None = None
     reason: str = Field("", max_length=200)
 
 
@@ -279,11 +334,11 @@ class AuditPage(BaseModel):
 class ProjectSettingsUpdate(Strict):
     """Project policy changes (fields not given are kept)."""
 
-    default_ttl_s: int | None = Field(None, ge=1, le=30 * 24 * 3600)
-    max_ttl_s: int | None = Field(None, ge=1, le=30 * 24 * 3600)
+    default_ttl_s: Annotated[int, Field(ge=1, le=30 * 24 * 3600), WHOLE] | None = None
+    max_ttl_s: Annotated[int, Field(ge=1, le=30 * 24 * 3600), WHOLE] | None = None
     auto_create_rooms: bool | None = None
     sandbox_enabled: bool | None = None
-    rate_limit_per_min: int | None = Field(None, ge=1, le=1_000_000)
+    rate_limit_per_min: Annotated[int, Field(ge=1, le=1_000_000), WHOLE] | None = None
     videosdk_roleless_api: bool | None = Field(
         None,
         description="Let a VideoSDK token without `roles` call the API with the crawler role's "
@@ -299,8 +354,8 @@ class ProjectSettingsUpdate(Strict):
         description="On admission, hand out a participant token in this format "
         "(`participant_token`); unset: none. A room's metadata `admission` may override it.",
     )
-    knock_timeout_s: int | None = Field(
-        None, ge=5, le=24 * 3600, description="How long a knock waits before it expires."
+    knock_timeout_s: Annotated[int, Field(ge=5, le=24 * 3600), WHOLE] | None = Field(
+        None, description="How long a knock waits before it expires."
     )
     locked_lobby: bool | None = Field(
         None,

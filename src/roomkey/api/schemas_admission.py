@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from roomkey.api.schemas import Strict, TokenPublic
+from roomkey.api.schemas import TOKEN_SIZE, Permissions, Strict, TokenPublic
 
 SourceName = Literal["cam", "mic", "screen", "screen_audio"]
 
@@ -16,7 +16,7 @@ class JoinRequest(Strict):
     """The participant token (unless sent in ``Authorization``) and the project it belongs to."""
 
     token: str | None = Field(
-        None, max_length=65536, description="The participant token, if not in Authorization."
+        None, description="The participant token, if not in Authorization. " + TOKEN_SIZE
     )
     project: str | None = Field(
         None,
@@ -126,8 +126,8 @@ class RemovePublic(BaseModel):
 class PermissionsUpdate(Strict):
     """A new role (its preset or custom permissions) and/or permission overrides."""
 
-    role: str | None = Field(None, max_length=20)
-    permissions: dict[str, Any] | None = None
+    role: str | None = Field(None, min_length=1, max_length=20)
+    permissions: Permissions | None = None
 
 
 class PermissionsPublic(BaseModel):

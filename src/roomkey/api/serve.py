@@ -15,8 +15,8 @@ import uvicorn
 from fastapi import FastAPI
 
 from roomkey.api.app import create_app
+from roomkey.api.edge import JsonHttpToolsProtocol, JsonWebSocketsProtocol
 from roomkey.api.first_start import hand_over
-from roomkey.api.http import CoalescingHttpToolsProtocol
 from roomkey.api.logging import configure_logging
 from roomkey.service import Bootstrap, RoomkeyService, ServerSettings, load_settings
 
@@ -74,7 +74,9 @@ def serve(settings: ServerSettings) -> None:
         host=settings.host,
         port=settings.port,
         workers=settings.workers,
-        http=CoalescingHttpToolsProtocol,
+        # uvicorn's protocols, answering what they answer by themselves in the error shape
+        http=JsonHttpToolsProtocol,
+        ws=JsonWebSocketsProtocol,
         log_config=None,
         log_level=settings.log_level,
         access_log=False,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
 from roomkey.claims import check_text
 from roomkey.errors import InvalidClaimValueError
@@ -91,35 +92,18 @@ def _kind(
     kid: str | None,
     issued_before: int | None,
 ) -> RevocationKind:
-    if jti:
-        named = [
-            n
-            for n, v in (
-                ("identity", identity),
-                ("room", room),
-                ("kid", kid),
-                ("issued_before", issued_before),
-            )
-            if v
-        ]
-        if named:
-            raise InvalidClaimValueError(f"jti cannot be combined with {named[0]}", field="jti")
-        return "jti"
-    if identity:
-        if kid or issued_before:
-            raise InvalidClaimValueError(
-                "identity can be combined with room only", field="identity"
-            )
-        return "identity"
-    given: tuple[tuple[RevocationKind, object], ...] = (
-        ("room", room),
-        ("key", kid),
-        ("issued_before", issued_before),
-    )
-    targets = [n for n, v in given if v is not None and v != ""]
-    if len(targets) != 1:
+    """The one target named (given and not None: ``issued_before`` may be 0), as the
+    published schema's ``oneOf`` states it; raises InvalidClaimValueError otherwise."""
+    given: dict[str, object] = {"jti": jti, "identity": identity, "room": room, "kid": kid}
+    given["issued_before"] = issued_before
+    named = [field for field, value in given.items() if value is not None]
+    if named == ["identity", "room"]:
+        return "identity"  # an identity in one room
+    if len(named) != 1:
+        what = f"not {' and '.join(named)} together" if named else "none was given"
         raise InvalidClaimValueError(
-            "name exactly one of jti, identity (optionally with room), room, kid, issued_before",
+            "name exactly one of jti, identity (optionally with room), room, kid, "
+            f"issued_before ({what})",
             field="target",
         )
-    return targets[0]
+    return cast(RevocationKind, "key" if named[0] == "kid" else named[0])

@@ -42,13 +42,8 @@ class RoomService:
     ) -> tuple[RoomRecord, bool]:
         """A new room, or the existing one with that custom id; the flag says which."""
         self.ctx.project(project_id)
-        custom = check_text(custom_id, "customRoomId")
+        custom = _check_custom_id(custom_id, "customRoomId")
         if custom is not None:
-            if "/" in custom:
-                raise InvalidClaimValueError(
-                    "customRoomId cannot contain '/' (it must be addressable in a URL path)",
-                    field="customRoomId",
-                )
             self._refuse_foreign(project_id, custom)
         if max_participants is not None and max_participants < 1:
             raise InvalidClaimValueError(
@@ -115,11 +110,17 @@ class RoomService:
         _refuse_foreign_room(self.ctx.state.room_owner.get(name), project_id, name)
 
     async def resolve_for_issue(self, project_id: str, name: str) -> RoomRecord:
-        """The room a token is being issued for, created on first use if the project allows."""
+        """The room a token is being issued for, created on first use if the project allows.
+
+        Raises InvalidClaimValueError naming the field ``room`` for a name no room can have,
+        and the errors of :func:`check_room_usable`.
+        """
         project = self.ctx.project(project_id)
+        check_text(name, "room")  # the token's field, not the customRoomId it may create
         self._refuse_foreign(project_id, name)
         room = project.room(name)
         if room is None and project.record.settings.auto_create_rooms:
+            _check_custom_id(name, "room")
             room = await self._create_on_first_use(project_id, name)
         check_room_usable(room, name)
         assert room is not None
@@ -155,6 +156,17 @@ class RoomService:
         if room is None and project.record.settings.auto_create_rooms:
             return
         check_room_usable(room, name)
+
+
+def _check_custom_id(value: str | None, field: str) -> str | None:
+    """A room's custom id (``field`` names where it came from), or None when absent."""
+    custom = check_text(value, field)
+    if custom is not None and "/" in custom:
+        raise InvalidClaimValueError(
+            f"{field} cannot contain '/' (a room's id must be addressable in a URL path)",
+            field=field,
+        )
+    return custom
 
 
 def _refuse_foreign_room(owner: str | None, project_id: str, name: str) -> None:

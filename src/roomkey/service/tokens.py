@@ -119,7 +119,7 @@ class TokenService:
         minter = self._minter(caller, request.dialect)
         if request.role is not None or request.permissions:  # the default role is no server's
             _check_within_caller(caller, minter.grant_for(request.role, request.permissions)[1])
-        if request.room is not None:
+        if request.room:  # "" is no room, as the minter reads it
             _refuse_banned(project, request.room, request.identity)
             await self.rooms.resolve_for_issue(caller.project_id, request.room)
         minted = minter.mint(

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from roomkey.api.body import body_doc, json_body
+from roomkey.api.constraints import CURSOR_PATTERN
 from roomkey.api.deps import AdminCaller, AuditReader, ProjectCaller, ServiceDep
 from roomkey.api.schemas import (
     AuditPage,
@@ -58,7 +59,7 @@ async def list_audit(
     caller: AuditReader,
     service: ServiceDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    cursor: Annotated[str | None, Query(max_length=512, pattern=CURSOR_PATTERN)] = None,
     room: Annotated[str | None, Query(max_length=256)] = None,
     identity: Annotated[str | None, Query(max_length=256)] = None,
 ) -> AuditPage:

@@ -4,15 +4,27 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Path, Response
 
 from roomkey.api.body import body_doc, json_body
+from roomkey.api.constraints import ROLE_NAME_PATTERN
 from roomkey.api.deps import RolesCaller, ServiceDep
 from roomkey.api.schemas import RolePublic, RolePut
+from roomkey.roles import MAX_ROLE_NAME
 from roomkey.service import RoleRecord
 from roomkey.service.roles import role_from_record
 
 router = APIRouter(prefix="/v1/roles", tags=["roles"])
+
+RoleName = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=MAX_ROLE_NAME,
+        pattern=ROLE_NAME_PATTERN,
+        description=f"At most {MAX_ROLE_NAME} characters, not all whitespace.",
+    ),
+]
 
 
 def role_public(record: RoleRecord) -> RolePublic:
@@ -30,7 +42,7 @@ def role_public(record: RoleRecord) -> RolePublic:
     "/{name}", response_model=RolePublic, operation_id="put_role", openapi_extra=body_doc(RolePut)
 )
 async def put_role(
-    name: str,
+    name: RoleName,
     caller: RolesCaller,
     body: Annotated[RolePut, Depends(json_body(RolePut))],
     service: ServiceDep,
@@ -46,7 +58,7 @@ async def list_roles(caller: RolesCaller, service: ServiceDep) -> list[RolePubli
 
 
 @router.get("/{name}", response_model=RolePublic, operation_id="get_role")
-async def get_role(name: str, caller: RolesCaller, service: ServiceDep) -> RolePublic:
+async def get_role(name: RoleName, caller: RolesCaller, service: ServiceDep) -> RolePublic:
     """One custom role."""
     return role_public(await service.roles.get(caller.project_id, name))
 
@@ -58,7 +70,7 @@ async def get_role(name: str, caller: RolesCaller, service: ServiceDep) -> RoleP
     operation_id="delete_role",
     responses={204: {"description": "Deleted"}},
 )
-async def delete_role(name: str, caller: RolesCaller, service: ServiceDep) -> Response:
+async def delete_role(name: RoleName, caller: RolesCaller, service: ServiceDep) -> Response:
     """Delete a custom role."""
     await service.roles.delete(caller.project_id, name)
     return Response(status_code=204)

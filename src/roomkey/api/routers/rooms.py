@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response
 
 from roomkey.api.body import body_doc, json_body
+from roomkey.api.constraints import CURSOR_PATTERN
 from roomkey.api.deps import RoomsReader, RoomsWriter, ServiceDep
 from roomkey.api.schemas import RoomCreate, RoomPage, RoomPublic
 from roomkey.service import RoomRecord
@@ -59,7 +60,7 @@ async def list_rooms(
     caller: RoomsReader,
     service: ServiceDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    cursor: Annotated[str | None, Query(max_length=512, pattern=CURSOR_PATTERN)] = None,
 ) -> RoomPage:
     """A page of rooms, newest first."""
     rooms, next_cursor = await service.rooms.list_rooms(

@@ -21,6 +21,7 @@ from roomkey.api.deps import (
     authorization_header,
     optional_verifier_dep,
 )
+from roomkey.api.errors import FieldsAsSent
 from roomkey.api.metrics import Metrics
 from roomkey.api.responses import FastJSONResponse
 from roomkey.api.schemas import (
@@ -38,6 +39,17 @@ from roomkey.service.auth import token_from_header
 from roomkey.service.ids import new_identity
 
 router = APIRouter(tags=["tokens"])
+
+# The core's field names as the LiveKit-style and template bodies spell them: an error names the
+# field the caller sent.
+LIVEKIT_FIELDS = {
+    "identity": "participant_identity",
+    "room": "room_name",
+    "name": "participant_name",
+    "metadata": "participant_metadata",
+    "attributes": "participant_attributes",
+}
+TEMPLATE_FIELDS = {"identity": "participantName", "room": "roomName"}
 
 
 def _count(request: Request, minted: MintedToken, endpoint: str) -> None:
@@ -123,7 +135,8 @@ async def livekit_outcome(
     service: RoomkeyService, caller: Caller, body: LiveKitTokenRequest, metrics: Metrics
 ) -> dict[str, str]:
     """Issue (and audit) the LiveKit-style token; the 201 body (shared with the lean route)."""
-    minted = await service.tokens.issue(caller, _livekit_request(body), "/token")
+    with FieldsAsSent(LIVEKIT_FIELDS):
+        minted = await service.tokens.issue(caller, _livekit_request(body), "/token")
     metrics.count_issued("/token", "livekit")
     return _livekit_answer(service, minted)
 
@@ -147,16 +160,14 @@ async def template_token(
     request: Request,
 ) -> PlainTextResponse:
     """The seed template's route: `{roomName, participantName}` → the token as text."""
-    minted = await service.tokens.issue(
-        caller,
-        TokenRequest(
-            identity=body.participantName or new_identity(),
-            room=body.roomName or "demo-room",
-            dialect="livekit",
-            permissions={"can_update_metadata": True},
-        ),
-        "/createToken",
+    request_ = TokenRequest(
+        identity=body.participantName or new_identity(),
+        room=body.roomName or "demo-room",
+        dialect="livekit",
+        permissions={"can_update_metadata": True},
     )
+    with FieldsAsSent(TEMPLATE_FIELDS):
+        minted = await service.tokens.issue(caller, request_, "/createToken")
     _count(request, minted, "/createToken")
     return PlainTextResponse(minted.token)
 
@@ -177,9 +188,10 @@ async def sandbox_token(
 ) -> FastJSONResponse:
     """Development sandbox (off by default, per project): no server token, TTL capped."""
     client = request.client.host if request.client else "unknown"
-    minted = await service.tokens.issue_sandbox(
-        x_sandbox_id, client, _livekit_request(body), limiter, "/api/v2/sandbox"
-    )
+    with FieldsAsSent(LIVEKIT_FIELDS):
+        minted = await service.tokens.issue_sandbox(
+            x_sandbox_id, client, _livekit_request(body), limiter, "/api/v2/sandbox"
+        )
     request.app.state.metrics.count_issued("/api/v2/sandbox", "livekit")
     return FastJSONResponse(_livekit_answer(service, minted), status_code=201)
 

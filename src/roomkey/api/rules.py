@@ -19,6 +19,7 @@ from fastapi import APIRouter
 from fastapi.routing import APIRoute
 
 from roomkey._codec import MAX_JSON_DEPTH
+from roomkey.api.schemas import ErrorPublic
 from roomkey.claims import MAX_CLAIM_DEPTH, MAX_METADATA_CHARS
 
 
@@ -226,15 +227,9 @@ def excused(operation_id: str, code: str | None, field: object) -> bool:
 
 def error_400(operation_id: str) -> dict[str, Any]:
     """The operation's documented 400 response: the error shape, ``error`` one of its codes."""
-    schema = {
-        "type": "object",
-        "required": ["error", "message"],
-        "properties": {
-            "error": {"type": "string", "enum": codes(operation_id)},
-            "message": {"type": "string"},
-            "details": {"type": "object"},
-        },
-    }
+    schema = ErrorPublic.model_json_schema()  # the one error shape, with its error narrowed
+    schema["properties"]["error"]["enum"] = codes(operation_id)
+    schema["description"] = "The one error shape, `error` one of this operation's 400 codes."
     return {
         "description": "A rule the schema does not state (listed in the description)",
         "content": {"application/json": {"schema": schema}},

@@ -160,14 +160,14 @@ async def template_token(
     request: Request,
 ) -> PlainTextResponse:
     """The seed template's route: `{roomName, participantName}` → the token as text."""
-    request_ = TokenRequest(
+    wanted = TokenRequest(
         identity=body.participantName or new_identity(),
         room=body.roomName or "demo-room",
         dialect="livekit",
         permissions={"can_update_metadata": True},
     )
     with FieldsAsSent(TEMPLATE_FIELDS):
-        minted = await service.tokens.issue(caller, request_, "/createToken")
+        minted = await service.tokens.issue(caller, wanted, "/createToken")
     _count(request, minted, "/createToken")
     return PlainTextResponse(minted.token)
 

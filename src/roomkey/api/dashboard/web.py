@@ -265,7 +265,8 @@ def secure_headers(response: Response, request: Request) -> None:
     headers["Content-Security-Policy"] = content_security_policy(request)
     headers["X-Frame-Options"] = "DENY"
     headers["X-Content-Type-Options"] = "nosniff"
-    headers["Referrer-Policy"] = "no-referrer"
+    # not no-referrer: with it, Chromium sends "Origin: null" on form posts
+    headers["Referrer-Policy"] = "same-origin"
     headers["Cache-Control"] = "no-store"
     headers["Cross-Origin-Opener-Policy"] = "same-origin"
     headers["Cross-Origin-Resource-Policy"] = "same-origin"

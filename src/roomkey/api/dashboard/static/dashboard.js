@@ -15,7 +15,8 @@
       if (isNaN(when.getTime())) return;
       el.title = el.textContent;
       el.textContent = when.toLocaleString(undefined, {
-        dateStyle: "medium", timeStyle: "medium", timeZoneName: "short",
+        year: "numeric", month: "short", day: "numeric",
+        hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short",
       });
       el.removeAttribute("data-local");
     });
@@ -135,6 +136,7 @@
   function start() {
     localTimes(document);
     signInWithLink();
+    window.addEventListener("hashchange", signInWithLink);  // a link opened over the page
     const live = document.querySelector("[data-room-live]");
     if (live) roomLive(live);
     document.body.addEventListener("htmx:afterSwap", function (event) {

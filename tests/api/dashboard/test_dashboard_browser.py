@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import re
 import subprocess
@@ -38,10 +39,9 @@ from roomkey.minting import TokenMinter
 
 pytestmark = pytest.mark.slow
 
-try:
+# without Playwright the fixtures' require_chromium() skips, or fails under CI=true
+with contextlib.suppress(ImportError):
     from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
-except ImportError:  # the fixtures' require_chromium() skips, or fails under CI=true
-    pass
 
 
 @pytest.fixture(scope="module")

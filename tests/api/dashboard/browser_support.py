@@ -7,6 +7,8 @@ under ``CI=true``, where a missing browser is a failure, as a missing database i
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import shutil
 import sys
@@ -17,7 +19,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+
+from roomkey.client import RoomClient
+
+with contextlib.suppress(ImportError):  # require_chromium() says what is missing
+    from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "e2e"))
 
@@ -44,10 +52,15 @@ __all__ = [
     "DESKTOP",
     "PHONE",
     "Banner",
+    "Guest",
     "Server",
+    "api",
     "attacker_site",
+    "context_for",
     "require_chromium",
     "screenshot_dir",
+    "server_token",
+    "sign_in",
 ]
 
 
@@ -109,3 +122,64 @@ def attacker_site(target: str) -> Iterator[str]:
         httpd.shutdown()
         httpd.server_close()
         thread.join(timeout=5)
+
+
+def api(server: Server, banner: Banner) -> httpx.Client:
+    return httpx.Client(
+        base_url=server.url,
+        headers={"Authorization": f"Bearer {banner.admin_token}"},
+        timeout=10.0,
+    )
+
+
+def server_token(server: Server, banner: Banner, *capabilities: str) -> str:
+    """A server token holding ``capabilities`` only (minted through the API)."""
+    body = {
+        "identity": "limited",
+        "permissions": {"scope": ["api"], "capabilities": list(capabilities)},
+        "ttl_s": 3600,
+    }
+    with api(server, banner) as client:
+        answer = client.post("/v1/tokens", json=body)
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["token"])
+
+
+def context_for(browser: Browser, **options: Any) -> BrowserContext:
+    return browser.new_context(viewport=options.pop("viewport", DESKTOP), **options)
+
+
+def sign_in(page: Page, server: Server, token: str) -> None:
+    """Sign in with the pasted-token form, by keyboard."""
+    page.goto(f"{server.url}/dashboard/sign-in")
+    field = page.get_by_role("textbox", name="Server token")
+    field.focus()
+    page.keyboard.insert_text(token)
+    page.keyboard.press("Tab")  # the help text is not focusable: the next stop is the button
+    expect(page.get_by_role("button", name="Sign in", exact=True)).to_be_focused()
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{server.url}/dashboard")
+
+
+class Guest:
+    """A participant driven by roomkey's Python client in a thread of its own."""
+
+    def __init__(self, url: str, room: str, token: str) -> None:
+        self.url, self.room, self.token = url, room, token
+        self.joined = threading.Event()
+        self.status: str | None = None
+        self.admitted: Any = None
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
+        self.thread.start()
+
+    async def _run(self) -> None:
+        try:
+            async with RoomClient(self.url) as client:
+                joined = await client.join(self.room, self.token)
+                self.status = joined.status
+                self.joined.set()
+                self.admitted = await client.wait_admitted(timeout_s=30)
+        except BaseException as exc:  # reported by the test
+            self.error = exc
+            self.joined.set()

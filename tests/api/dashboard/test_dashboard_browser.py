@@ -7,33 +7,34 @@ One server and one browser for the module; each test opens its own browser conte
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import json
 import re
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from browser_support import (
     CHROMIUM_ARGS,
     DESKTOP,
     PHONE,
     Banner,
+    Guest,
     Server,
+    api,
     attacker_site,
+    context_for,
     require_chromium,
     screenshot_dir,
+    server_token,
+    sign_in,
 )
 from e2e_support import ROOMKEY
 
-from roomkey.client import RoomClient
 from roomkey.keys import HmacKey
 from roomkey.minting import TokenMinter
 
@@ -41,7 +42,7 @@ pytestmark = pytest.mark.slow
 
 # without Playwright the fixtures' require_chromium() skips, or fails under CI=true
 with contextlib.suppress(ImportError):
-    from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+    from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 
 @pytest.fixture(scope="module")
@@ -78,43 +79,6 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture(scope="module")
 def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return screenshot_dir(tmp_path_factory.mktemp("shots"))
-
-
-def api(server: Server, banner: Banner) -> httpx.Client:
-    return httpx.Client(
-        base_url=server.url,
-        headers={"Authorization": f"Bearer {banner.admin_token}"},
-        timeout=10.0,
-    )
-
-
-def server_token(server: Server, banner: Banner, *capabilities: str) -> str:
-    """A server token holding ``capabilities`` only (minted through the API)."""
-    body = {
-        "identity": "limited",
-        "permissions": {"scope": ["api"], "capabilities": list(capabilities)},
-        "ttl_s": 3600,
-    }
-    with api(server, banner) as client:
-        answer = client.post("/v1/tokens", json=body)
-    assert answer.status_code == 201, answer.text
-    return str(answer.json()["token"])
-
-
-def context_for(browser: Browser, **options: Any) -> BrowserContext:
-    return browser.new_context(viewport=options.pop("viewport", DESKTOP), **options)
-
-
-def sign_in(page: Page, server: Server, token: str) -> None:
-    """Sign in with the pasted-token form, by keyboard."""
-    page.goto(f"{server.url}/dashboard/sign-in")
-    field = page.get_by_role("textbox", name="Server token")
-    field.focus()
-    page.keyboard.insert_text(token)
-    page.keyboard.press("Tab")  # the help text is not focusable: the next stop is the button
-    expect(page.get_by_role("button", name="Sign in", exact=True)).to_be_focused()
-    page.keyboard.press("Enter")
-    page.wait_for_url(f"{server.url}/dashboard")
 
 
 @pytest.fixture
@@ -279,30 +243,6 @@ def test_the_inspector_says_why_a_token_is_refused(
 
 
 # ---- a live room -----------------------------------------------------------------------------
-
-
-class Guest:
-    """A participant driven by roomkey's Python client in a thread of its own."""
-
-    def __init__(self, url: str, room: str, token: str) -> None:
-        self.url, self.room, self.token = url, room, token
-        self.joined = threading.Event()
-        self.status: str | None = None
-        self.admitted: Any = None
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
-        self.thread.start()
-
-    async def _run(self) -> None:
-        try:
-            async with RoomClient(self.url) as client:
-                joined = await client.join(self.room, self.token)
-                self.status = joined.status
-                self.joined.set()
-                self.admitted = await client.wait_admitted(timeout_s=30)
-        except BaseException as exc:  # reported by the test
-            self.error = exc
-            self.joined.set()
 
 
 def test_a_room_page_shows_a_knock_live_and_admits_it(

@@ -130,3 +130,18 @@ async def test_a_revoked_or_disabled_key_ends_its_sessions(
         assert revoked.status_code == 201, revoked.text
         answer = await other.get("/dashboard/rooms")
         assert answer.status_code == 303 and "reason=revoked" in answer.headers["location"]
+
+
+async def test_a_link_whose_token_was_revoked_meanwhile_opens_nothing(
+    client: httpx.AsyncClient, boot: Bootstrap
+) -> None:
+    limited = await server_token(client, boot.admin_token, "rooms:read")
+    code = await _link(client, limited)
+    revoked = await client.post(
+        "/v1/revocations",
+        json={"identity": "limited"},
+        headers={"Authorization": f"Bearer {boot.admin_token}"},
+    )
+    assert revoked.status_code == 201
+    answer = await _redeem(client, code)
+    assert answer.status_code == 401 and "revoked" in answer.text

@@ -9,6 +9,7 @@ Nothing here stores or logs the token.
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -148,7 +149,7 @@ class TokenExplainer:
                 continue
             try:
                 result = step(run)
-                if hasattr(result, "__await__"):
+                if inspect.isawaitable(result):
                     result = await result
                 run.steps.append(Step(name, PASSED, str(result)))
             except _Failed as failure:

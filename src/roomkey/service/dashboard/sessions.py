@@ -76,7 +76,8 @@ class SignInLink:
 
 @dataclass(frozen=True, slots=True)
 class _Pending:
-    caller: Caller
+    # the token that asked for the link, checked again when the link is used
+    header: str
     session_expires_at: int
     expires_at: int
 
@@ -118,9 +119,15 @@ class DashboardSessions:
 
         The session it opens lasts ``ttl_s`` at most (default and cap: the caller token's own
         remaining life, :data:`SESSION_MAX_TTL_S`). Raises AuthenticationError or
-        ForbiddenError for a caller that could not sign in itself.
+        ForbiddenError for a caller that could not sign in itself. The token is checked again
+        when the link is used: revoked or expired by then, the link opens nothing.
         """
         caller = self.authenticate(header)
+        if caller.participant:
+            raise ForbiddenError(
+                "sign in with a server (api-scope) token, not a participant token",
+                reason="wrong_scope",
+            )
         now = int(self.clock())
         session_end = self._expiry_of(header)
         if ttl_s is not None:
@@ -130,13 +137,14 @@ class DashboardSessions:
             raise ForbiddenError("too many sign-in links are pending; use one or wait 5 minutes")
         code = secrets.token_urlsafe(32)
         expires = now + LINK_TTL_S
-        self._links[_digest(code)] = _Pending(caller, session_end, expires)
+        self._links[_digest(code)] = _Pending(str(header), session_end, expires)
         return SignInLink(code, expires)
 
     async def redeem_link(self, code: str) -> SignedIn:
         """The session of a one-time link; the link stops working at once.
 
-        Raises AuthenticationError for an unknown, used or expired link.
+        Raises AuthenticationError for an unknown, used or expired link, or when the token
+        that asked for it is no longer valid.
         """
         pending = self._links.pop(_digest(code.strip()), None)
         if pending is None or pending.expires_at <= self.clock():
@@ -145,7 +153,8 @@ class DashboardSessions:
                 "'roomkey dashboard' again",
                 reason="link_invalid",
             )
-        return await self._open(pending.caller, pending.session_expires_at, "dashboard:link")
+        caller = self.authenticate(pending.header)
+        return await self._open(caller, pending.session_expires_at, "dashboard:link")
 
     def _forget_expired_links(self, now: int) -> None:
         for digest in [d for d, p in self._links.items() if p.expires_at <= now]:

@@ -167,3 +167,14 @@ async def test_a_secret_of_a_rotation_is_shown_once_too(
         f"/v1/keys/{boot.api_key}", headers={"Authorization": f"Bearer {boot.admin_token}"}
     )
     assert old.json()["expires_at"] is not None  # it verifies during the overlap only
+
+
+async def test_a_form_with_too_many_fields_is_named_not_a_crash(admin: httpx.AsyncClient) -> None:
+    csrf = await page_csrf(admin)
+    body = "&".join([f"csrf={csrf}", *(f"f{i}=x" for i in range(300))])
+    answer = await admin.post(
+        "/dashboard/inspector",
+        content=body,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert answer.status_code == 422 and "a form has at most 200 fields" in answer.text

@@ -29,7 +29,12 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from roomkey.api.deps import Requires
 from roomkey.api.errors import status_for
 from roomkey.capabilities import Capability
-from roomkey.errors import AuthenticationError, ForbiddenError, RoomkeyError
+from roomkey.errors import (
+    AuthenticationError,
+    ForbiddenError,
+    InvalidRequestError,
+    RoomkeyError,
+)
 from roomkey.service import Caller, RoomkeyService
 from roomkey.service.dashboard import (
     DashboardService,
@@ -46,6 +51,7 @@ SIGN_IN_COOKIE = "roomkey_dashboard_sign_in"
 CSRF_FIELD = "csrf"
 CSRF_HEADER = "x-csrf-token"
 TEMPLATES = Path(__file__).resolve().parent / "templates"
+MAX_FORM_FIELDS = 200
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 templates = Environment(
@@ -160,10 +166,14 @@ class Form:
 
 
 async def read_form(request: Request) -> Form:
-    """The request's form (the app's body cap applies)."""
+    """The request's form (the app's body cap applies); raises InvalidRequestError for one
+    with too many fields."""
     body = await request.body()
     text = body.decode("utf-8", "replace")
-    return Form(parse_qs(text, keep_blank_values=True, max_num_fields=200))
+    try:
+        return Form(parse_qs(text, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS))
+    except ValueError:
+        raise InvalidRequestError(f"a form has at most {MAX_FORM_FIELDS} fields") from None
 
 
 # ---- the signed-in visit ---------------------------------------------------------------------

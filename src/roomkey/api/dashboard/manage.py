@@ -41,7 +41,7 @@ async def _keys_page(current: Visit, status: int = 200, **context: Any) -> Respo
     records = await current.service.keys.list_keys(caller.project_id)
     jwks = [r.public_jwk for r in records if r.public_jwk and r.status == "active"]
     context.setdefault("created", None)
-    context.setdefault("error", None)
+    context.setdefault("problem", None)
     template = "_keys_changed.html" if htmx(current.request) else "keys.html"
     return current.render(template, status, keys=records, jwks=jwks, **context)
 
@@ -76,7 +76,7 @@ async def create_key(request: Request) -> Response:
             caller.project_id, body.description
         )
     except RoomkeyError as exc:
-        return await _keys_page(current, 400, error=exc)
+        return await _keys_page(current, 400, problem=exc)
     return await _keys_page(current, created={"record": record, "secret": secret})
 
 
@@ -90,7 +90,7 @@ async def rotate_key(request: Request, kid: str) -> Response:
         overlap = parse(KeyRotate, {"overlap_s": integer(form, "overlap_s") or 0}).overlap_s
         record, secret = await current.service.keys.rotate(caller.project_id, kid, overlap)
     except RoomkeyError as exc:
-        return await _keys_page(current, 400, error=exc)
+        return await _keys_page(current, 400, problem=exc)
     return await _keys_page(current, created={"record": record, "secret": secret})
 
 
@@ -102,7 +102,7 @@ async def disable_key(request: Request, kid: str) -> Response:
     try:
         await current.service.keys.disable(caller.project_id, kid)
     except RoomkeyError as exc:
-        return await _keys_page(current, 400, error=exc)
+        return await _keys_page(current, 400, problem=exc)
     return await _keys_page(current)
 
 
@@ -114,7 +114,7 @@ async def delete_key(request: Request, kid: str) -> Response:
     try:
         await current.service.keys.delete(caller.project_id, kid)
     except RoomkeyError as exc:
-        return await _keys_page(current, 400, error=exc)
+        return await _keys_page(current, 400, problem=exc)
     return await _keys_page(current)
 
 
@@ -125,7 +125,7 @@ async def _revocations_page(current: Visit, status: int = 200, **context: Any) -
     caller = current.require(REVOCATIONS)
     lifted = current.request.query_params.get("lifted") == "1"
     records = await current.service.revocations.list_revocations(caller.project_id, lifted)
-    context.setdefault("error", None)
+    context.setdefault("problem", None)
     return current.render(
         "revocations.html", status, revocations=records, include_lifted=lifted, **context
     )
@@ -158,7 +158,7 @@ async def create_revocation(request: Request) -> Response:
         )
         await current.service.revocations.revoke(caller.project_id, **body.model_dump())
     except RoomkeyError as exc:
-        return await _revocations_page(current, 400, error=exc, form=form)
+        return await _revocations_page(current, 400, problem=exc, form=form)
     return redirect(request, f"{PREFIX}/revocations")
 
 
@@ -222,7 +222,7 @@ SETTING_NUMBERS = ("default_ttl_s", "max_ttl_s", "rate_limit_per_min", "knock_ti
 async def _settings_page(current: Visit, status: int = 200, **context: Any) -> Response:
     caller = current.require(PROJECT)
     project = current.service.projects.get(caller.project_id)
-    context.setdefault("error", None)
+    context.setdefault("problem", None)
     context.setdefault("saved", False)
     return current.render("settings.html", status, project=project, **context)
 
@@ -249,5 +249,5 @@ async def update_settings(request: Request) -> Response:
             caller.project_id, body.model_dump(exclude_none=True)
         )
     except RoomkeyError as exc:
-        return await _settings_page(current, 400, error=exc)
+        return await _settings_page(current, 400, problem=exc)
     return await _settings_page(current, saved=True)

@@ -202,7 +202,7 @@ async def _playground_context(current: Visit, form: Form) -> dict[str, Any]:
         "sources": SOURCES,
         "max_ttl_s": PLAYGROUND_MAX_TTL_S,
         "minted": None,
-        "error": None,
+        "problem": None,
     }
 
 
@@ -219,9 +219,9 @@ async def mint(request: Request) -> Response:
         context["minted"] = minted
         context["snippets"] = snippets(origin_of(request), body)
     except RoomkeyError as exc:
-        context["error"] = exc
+        context["problem"] = exc
     template = "_minted.html" if htmx(request) else "playground.html"
-    return current.render(template, status=200 if context["error"] is None else 400, **context)
+    return current.render(template, status=200 if context["problem"] is None else 400, **context)
 
 
 def playground_request(body: dict[str, Any]) -> TokenRequest:

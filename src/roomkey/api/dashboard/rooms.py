@@ -47,7 +47,7 @@ async def _rooms_page(current: Visit, status: int = 200, **context: Any) -> Resp
     rooms, next_cursor = await current.service.rooms.list_rooms(
         caller.project_id, limit=ROOMS_PAGE, cursor=cursor
     )
-    context.setdefault("error", None)
+    context.setdefault("problem", None)
     return current.render("rooms.html", status, rooms=rooms, next_cursor=next_cursor, **context)
 
 
@@ -79,7 +79,7 @@ async def create_room(request: Request) -> Response:
             locked=body.locked,
         )
     except RoomkeyError as exc:
-        return await _rooms_page(current, 400, error=exc, form=form)
+        return await _rooms_page(current, 400, problem=exc, form=form)
     return redirect(request, room_url(room.custom_id or room.id))
 
 
@@ -105,7 +105,7 @@ def _actor(current: Visit, room: str) -> Actor:
 def _live(current: Visit, room: str, status: int = 200, **context: Any) -> dict[str, Any]:
     actor = _actor(current, room)
     admission = current.service.admission
-    context.setdefault("error", None)
+    context.setdefault("problem", None)
     return {
         "room": room,
         "participants": admission.participants(actor),
@@ -124,7 +124,7 @@ async def room_page(request: Request, room: str) -> Response:
     try:
         live = _live(current, room)
     except ForbiddenError as exc:  # the room, without its live state
-        live = {"room": room, "participants": [], "lobby": [], "error": None, "denied": exc}
+        live = {"room": room, "participants": [], "lobby": [], "problem": None, "denied": exc}
     return current.render(
         "room.html", record=record, events_path=events, url=room_url(room), **live
     )
@@ -150,7 +150,7 @@ async def _acted(current: Visit, room: str, error: RoomkeyError | None = None) -
     if not htmx(current.request) and error is None:
         return redirect(current.request, room_url(room))
     status = 200 if error is None else 400
-    live = _live(current, room, error=error)
+    live = _live(current, room, problem=error)
     return current.render("_live.html", status, url=room_url(room), **live)
 
 

@@ -265,6 +265,17 @@ async def test_audit_duplicate_jti_conflicts_and_writes_nothing(db: SqlStore) ->
     assert await db.count_audit("p1") == 1
 
 
+async def test_audit_filters_by_key_and_issue_time(db: SqlStore) -> None:
+    rows = [audit(f"k{i}", kid="K1" if i < 6 else "K2", issued_at=NOW + i) for i in range(10)]
+    await db.insert_audit_many(rows)
+    by_key, _ = await db.list_audit("p1", kid="K2")
+    assert sorted(r.jti for r in by_key) == ["k6", "k7", "k8", "k9"]
+    window, _ = await db.list_audit("p1", issued_from=NOW + 2, issued_until=NOW + 4)
+    assert [r.jti for r in window] == ["k4", "k3", "k2"]  # newest first, bounds inclusive
+    both, _ = await db.list_audit("p1", kid="K1", issued_from=NOW + 5)
+    assert [r.jti for r in both] == ["k5"]
+
+
 async def test_audit_pagination_with_filters(db: SqlStore) -> None:
     await db.insert_audit_many([audit(f"j{i}", room="r1" if i % 2 else "r2") for i in range(25)])
     seen: list[str] = []

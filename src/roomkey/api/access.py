@@ -34,6 +34,8 @@ PUBLIC_OPERATIONS: dict[str, str] = {
     "leave_session": "the session's own credential (`session_token`)",
     "cancel_knock": "the waiting session's own credential (`session_token`)",
     "refresh_session": "the session's own credential (`session_token`)",
+    "create_dashboard_link": "any server token: the link signs the dashboard in with exactly "
+    "the capabilities of the token that asked for it",
 }
 # Public operations that act on one session with its own credential instead of a capability.
 SESSION_OPERATIONS = frozenset({"get_session", "leave_session", "cancel_knock", "refresh_session"})

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from roomkey import __version__
 from roomkey.api.access import annotate
+from roomkey.api.dashboard import install_dashboard
 from roomkey.api.errors import ERROR_RESPONSES, install_error_handlers
 from roomkey.api.hot import RoomkeyApp
 from roomkey.api.metrics import Metrics
@@ -88,6 +89,7 @@ def create_app(
         app.state.service = service
     install_error_handlers(app)
     install_swagger_ui(app)
+    install_dashboard(app)
     annotate(ROUTERS)
     document_rules(ROUTERS)
     for router in ROUTERS:

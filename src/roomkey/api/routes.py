@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from roomkey.api.dashboard import links as dashboard_links
 from roomkey.api.routers import (
     admission,
     bans,
@@ -17,7 +18,19 @@ from roomkey.api.routers import (
 
 ROUTERS = tuple(
     m.router
-    for m in (tokens, keys, rooms, admission, bans, roles, revocations, project, health, events)
+    for m in (
+        tokens,
+        keys,
+        rooms,
+        admission,
+        bans,
+        roles,
+        revocations,
+        project,
+        health,
+        events,
+        dashboard_links,
+    )
 )
 
 __all__ = ["ROUTERS"]

@@ -206,6 +206,7 @@ RULES: dict[str, tuple[Rule, ...]] = {
     "update_project": (HEADER, NESTING, TTLS),
     "list_audit": (HEADER, CURSOR),
     "create_project": (HEADER, NESTING),
+    "create_dashboard_link": (HEADER, NESTING),
     "healthz": (),
     "readyz": (),
     "metrics": (),

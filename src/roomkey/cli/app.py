@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from roomkey import __version__
-from roomkey.cli import keys, project, revoke, rooms, server, tokens, watch
+from roomkey.cli import dashboard, keys, project, revoke, rooms, server, tokens, watch
 from roomkey.cli._common import RoomkeyGroup
 
 app = typer.Typer(
@@ -34,6 +34,7 @@ app.add_typer(project.roles_app, name="roles")
 app.add_typer(project.audit_app, name="audit")
 app.add_typer(project.project_app, name="project")
 app.command("serve")(server.serve)
+app.command("dashboard")(dashboard.dashboard)
 app.add_typer(server.db_app, name="db")
 app.add_typer(server.admin_app, name="admin")
 

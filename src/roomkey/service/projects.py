@@ -102,11 +102,22 @@ class ProjectService:
         cursor: str | None = None,
         room: str | None = None,
         identity: str | None = None,
+        kid: str | None = None,
+        issued_from: int | None = None,
+        issued_until: int | None = None,
     ) -> tuple[list[AuditRecord], str | None]:
-        """A page of the project's issued tokens, newest first, and the next page's cursor.
+        """A page of the project's issued tokens, newest first, and the next page's cursor;
+        filtered by room, identity, signing key, and issue time (inclusive bounds).
 
         Raises InvalidCursorError for a cursor this store did not hand out.
         """
         return await self.ctx.store.list_audit(
-            project_id, limit=limit, cursor=cursor, room=room, identity=identity
+            project_id,
+            limit=limit,
+            cursor=cursor,
+            room=room,
+            identity=identity,
+            kid=kid,
+            issued_from=issued_from,
+            issued_until=issued_until,
         )

@@ -99,15 +99,28 @@ class RevocationsAndAudit(SqlBase):
         cursor: str | None = None,
         room: str | None = None,
         identity: str | None = None,
+        kid: str | None = None,
+        issued_from: int | None = None,
+        issued_until: int | None = None,
     ) -> tuple[list[AuditRecord], str | None]:
         """A page of a project's audit rows, newest first, and the next page's cursor (or None).
+
+        Filters: ``room``, ``identity`` and ``kid`` exactly; ``issued_from`` and
+        ``issued_until`` bound ``issued_at`` (epoch seconds, both inclusive).
 
         Raises:
             InvalidCursorError: ``cursor`` was not returned by this method.
             StoreError: any other database failure.
         """
         limit = clamp_limit(limit)
-        query = select(audit).where(*_audit_filters(project_id, room, identity))
+        filters = _audit_filters(project_id, room, identity)
+        if kid is not None:
+            filters.append(audit.c.kid == kid)
+        if issued_from is not None:
+            filters.append(audit.c.issued_at >= issued_from)
+        if issued_until is not None:
+            filters.append(audit.c.issued_at <= issued_until)
+        query = select(audit).where(*filters)
         if cursor is not None:
             (last_id,) = decode_cursor(cursor, int)
             query = query.where(audit.c.id < last_id)

@@ -99,6 +99,9 @@ class Store(Protocol):
         cursor: str | None = None,
         room: str | None = None,
         identity: str | None = None,
+        kid: str | None = None,
+        issued_from: int | None = None,
+        issued_until: int | None = None,
     ) -> tuple[list[AuditRecord], str | None]: ...
     async def count_audit(
         self, project_id: str, *, room: str | None = None, identity: str | None = None

@@ -62,10 +62,24 @@ async def list_audit(
     cursor: Annotated[str | None, Query(max_length=512, pattern=CURSOR_PATTERN)] = None,
     room: Annotated[str | None, Query(max_length=256)] = None,
     identity: Annotated[str | None, Query(max_length=256)] = None,
+    kid: Annotated[str | None, Query(max_length=256, description="The signing key.")] = None,
+    issued_from: Annotated[
+        int | None, Query(ge=0, description="Issued at or after (epoch seconds).")
+    ] = None,
+    issued_until: Annotated[
+        int | None, Query(ge=0, description="Issued at or before (epoch seconds).")
+    ] = None,
 ) -> AuditPage:
-    """Issued tokens, newest first."""
+    """Issued tokens, newest first; filtered by room, identity, key and issue time."""
     rows, next_cursor = await service.projects.list_audit(
-        caller.project_id, limit=limit, cursor=cursor, room=room, identity=identity
+        caller.project_id,
+        limit=limit,
+        cursor=cursor,
+        room=room,
+        identity=identity,
+        kid=kid,
+        issued_from=issued_from,
+        issued_until=issued_until,
     )
     data = [AuditPublic.model_validate(row, from_attributes=True) for row in rows]
     return AuditPage(data=data, next_cursor=next_cursor)

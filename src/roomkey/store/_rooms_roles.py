@@ -6,9 +6,8 @@ from typing import Any
 
 from sqlalchemy import Insert, and_, delete, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from roomkey.store._base import SqlBase, clamp_limit
+from roomkey.store._base import SqlBase, WriteConnection, clamp_limit
 from roomkey.store._codec import decode_cursor, encode_cursor, from_row, to_row
 from roomkey.store.errors import ConflictError, NotFoundError
 from roomkey.store.records import RoleRecord, RoomRecord
@@ -167,13 +166,13 @@ class RoomsAndRoles(SqlBase):
             row = await self._one(conn, query)
         return None if row is None else from_row(RoomRecord, row)
 
-    async def _role(self, conn: AsyncConnection, project_id: str, name: str) -> RoleRecord | None:
+    async def _role(self, conn: WriteConnection, project_id: str, name: str) -> RoleRecord | None:
         query = select(roles).where(roles.c.project_id == project_id, roles.c.name == name)
         row = await self._one(conn, query)
         return None if row is None else from_row(RoleRecord, row)
 
 
-def _upsert_role(conn: AsyncConnection, role: RoleRecord) -> Insert:
+def _upsert_role(conn: WriteConnection, role: RoleRecord) -> Insert:
     # both dialects spell INSERT ... ON CONFLICT the same way; only the import differs
     dialect: Any = postgresql if conn.dialect.name == "postgresql" else sqlite
     stmt = dialect.insert(roles).values(**to_row(role))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Insert, and_, delete, insert, or_, select, update
+from sqlalchemy import Insert, and_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from roomkey.store._base import SqlBase, WriteConnection, clamp_limit
@@ -12,6 +12,12 @@ from roomkey.store._codec import decode_cursor, encode_cursor, from_row, to_row
 from roomkey.store.errors import ConflictError, NotFoundError
 from roomkey.store.records import RoleRecord, RoomRecord
 from roomkey.store.schema import roles, rooms
+
+# built once (see _base): the values come as parameters
+_INSERT_ROOM = insert(rooms)
+_ROOM_BY_CUSTOM_ID = select(rooms).where(
+    rooms.c.project_id == bindparam("project_id"), rooms.c.custom_id == bindparam("custom_id")
+)
 
 
 class RoomsAndRoles(SqlBase):
@@ -39,7 +45,7 @@ class RoomsAndRoles(SqlBase):
                     if existing is not None:
                         raise _Exists(existing)  # nothing written: rolled back
                 await self._require_project(conn, room.project_id)
-                await conn.execute(insert(rooms).values(**to_row(room)))
+                await conn.execute(_INSERT_ROOM, to_row(room))
         except _Exists as exists:
             return exists.room, False
         except ConflictError:
@@ -168,10 +174,10 @@ class RoomsAndRoles(SqlBase):
     async def _room_by_custom_id(
         self, conn: WriteConnection, project_id: str, custom_id: str
     ) -> RoomRecord | None:
-        query = select(rooms).where(
-            rooms.c.project_id == project_id, rooms.c.custom_id == custom_id
+        found = await conn.execute(
+            _ROOM_BY_CUSTOM_ID, {"project_id": project_id, "custom_id": custom_id}
         )
-        row = await self._one(conn, query)
+        row = found.first()
         return None if row is None else from_row(RoomRecord, row)
 
     async def _role(self, conn: WriteConnection, project_id: str, name: str) -> RoleRecord | None:

@@ -22,7 +22,9 @@ Phases of a run, each ``--duration`` seconds after a short warm-up:
    before the answer); ``POST /v1/rooms`` with a new ``customRoomId``.
 
 Latency is the client's, from the request's first byte written to its answer's last byte read.
-Per operation: requests per second, p50, p99, max and answers with an unexpected status.
+Per operation: requests per second, p50, p99, max and answers with an unexpected status; per
+phase, the server's CPU use (share of its core, and CPU time per request: on a shared machine the
+server may get less than its core, which the latencies then show).
 Figures are medians over the runs (max: the largest of the runs too). It prints the mix's
 p99 of each operation over minting's p99 alone, and the load average before and after, since a
 shared machine moves these figures.
@@ -319,7 +321,11 @@ def print_table(result: dict[str, Any]) -> None:
     print(f"p99 in the mix / minting's p99 alone ({base:.2f} ms): {ratios}")
     for name in ("alone", "mix"):
         m = result["median"][name]
-        print(f"{name}: server CPU {m['server_cpu']:.0%}, client CPU {m['client_cpu']:.0%}")
+        per_request = m["server_cpu"] / m["ops"]["all"]["rps"] * 1e6
+        print(
+            f"{name}: server CPU {m['server_cpu']:.0%} of a core ({per_request:,.0f} µs a "
+            f"request), client CPU {m['client_cpu']:.0%}"
+        )
     for i, run in enumerate(result["runs"], 1):
         print(f"run {i}: load average {run['load_before']} before, {run['load_after']} after")
 

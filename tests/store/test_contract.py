@@ -122,7 +122,9 @@ async def test_room_round_trip_by_id_and_custom_id(db: SqlStore) -> None:
 async def test_room_custom_id_is_idempotent_and_per_project(db: SqlStore) -> None:
     await db.create_project(project("p2"))
     first, created = await db.create_room(room(custom_id="standup"))
+    revision = await db.state_revision()
     again, created_again = await db.create_room(room(custom_id="standup"))
+    assert await db.state_revision() == revision  # a repeat writes nothing
     other, created_other = await db.create_room(room(project_id="p2", custom_id="standup"))
     assert created and not created_again and created_other
     assert again == first and other.id != first.id

@@ -13,8 +13,9 @@ When another connection holds it, the batch goes to the lane's own thread, which
 lock as every other writer does: the loop never waits for a lock. The one step that waits for
 the disk, the WAL checkpoint, never runs on the loop: the loop's connection has automatic
 checkpoints off, and the thread checkpoints after every ``checkpoint_rows`` rows (see
-:meth:`SqliteAuditLane._checkpoint_if_due`). PostgreSQL keeps the SQLAlchemy path (its cost is
-the network).
+:meth:`SqliteAuditLane._checkpoint_if_due`), counting the state writes that commit on the
+loop's thread as well (``_loop_writer``: they never checkpoint by themselves either).
+PostgreSQL keeps the SQLAlchemy path (its cost is the network).
 """
 
 from __future__ import annotations
@@ -85,6 +86,26 @@ class SqliteAuditLane:
             await loop.run_in_executor(self._executor, self._insert, values)
         self._rows_since_checkpoint += len(values)
         await self._checkpoint_if_due(loop)
+
+    def count_state_write(self, rows: int) -> None:
+        """Count a state write committed on the loop (see ``_loop_writer``); never waits.
+
+        That connection never checkpoints by itself either, so its commits count towards the
+        next checkpoint here, as about ``rows`` audit rows each. Both passes run on the thread
+        without being waited for: a state write must not pause after its commit (its caller
+        still has memory to update), and with writes this rare the short second pass is
+        seldom overtaken.
+        """
+        self._rows_since_checkpoint += rows
+        bulk = self._bulk_checkpoint
+        if bulk is not None:
+            if bulk.done():
+                self._bulk_checkpoint = None
+                self._executor.submit(self._checkpoint)
+            return
+        if self._rows_since_checkpoint >= self._checkpoint_rows:
+            self._rows_since_checkpoint = 0
+            self._bulk_checkpoint = self._executor.submit(self._checkpoint)
 
     def _insert_now(self, values: Values) -> bool:
         """Commit on this thread if the write lock is free now; False if it is not."""

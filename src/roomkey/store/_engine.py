@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from roomkey._files import private_dir, private_file, restrict
 from roomkey.errors import ConfigurationError
+from roomkey.store._loop_writer import SqliteLoopWriter
 from roomkey.store._translate import translated
 from roomkey.store.url import StoreURL
 
@@ -73,6 +74,14 @@ def _sqlite_engine(store_url: StoreURL) -> AsyncEngine:
     event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
     event.listen(engine.sync_engine, "begin", _on_sqlite_begin)
     return engine
+
+
+def create_loop_writer(path: Path) -> SqliteLoopWriter:
+    """The connection a SQLite file's state writes commit on from the event loop's thread.
+
+    It carries every pragma of the engine's connections; it opens on first use.
+    """
+    return SqliteLoopWriter(path, SQLITE_PRAGMAS, _json_dumps, orjson.loads)
 
 
 def make_private_database(path: Path) -> None:

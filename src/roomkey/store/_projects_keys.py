@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Select, delete, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from roomkey.store._base import SqlBase
+from roomkey.store._base import SqlBase, WriteConnection
 from roomkey.store._codec import from_row, to_row
 from roomkey.store.errors import NotFoundError
 from roomkey.store.records import KeyRecord, KeyStatus, ProjectRecord, ProjectSettings
@@ -119,7 +118,7 @@ class ProjectsAndKeys(SqlBase):
             raise NotFoundError("no such key", kid=kid)
         return key
 
-    async def _key(self, conn: AsyncConnection, kid: str) -> KeyRecord | None:
+    async def _key(self, conn: WriteConnection, kid: str) -> KeyRecord | None:
         row = await self._one(conn, select(api_keys).where(api_keys.c.kid == kid))
         return None if row is None else from_row(KeyRecord, row)
 

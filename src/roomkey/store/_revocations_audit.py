@@ -16,6 +16,7 @@ from roomkey.store.schema import audit, revocations
 
 # The revocation columns in RevocationRecord's field order (records are built positionally).
 _REVOCATION_COLUMNS = [revocations.c[f.name] for f in dataclasses.fields(RevocationRecord)]
+_INSERT_REVOCATION = insert(revocations)  # built once; the values come as parameters
 
 
 class RevocationsAndAudit(SqlBase):
@@ -25,7 +26,7 @@ class RevocationsAndAudit(SqlBase):
         """Insert a revocation. Raises NotFoundError (no project), ConflictError (id taken)."""
         async with self._write("add revocation") as conn:
             await self._require_project(conn, revocation.project_id)
-            await conn.execute(insert(revocations).values(**to_row(revocation)))
+            await conn.execute(_INSERT_REVOCATION, to_row(revocation))
         return revocation
 
     async def lift_revocation(

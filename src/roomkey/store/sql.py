@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from roomkey.store._audit_lane import SqliteAuditLane
 from roomkey.store._bans import Bans
-from roomkey.store._engine import SQLITE_BUSY_TIMEOUT_MS, SQLITE_PRAGMAS, create_engine
+from roomkey.store._engine import (
+    SQLITE_BUSY_TIMEOUT_MS,
+    SQLITE_PRAGMAS,
+    create_engine,
+    create_loop_writer,
+)
 from roomkey.store._projects_keys import ProjectsAndKeys
 from roomkey.store._revocations_audit import RevocationsAndAudit
 from roomkey.store._rooms_roles import RoomsAndRoles
@@ -30,7 +35,8 @@ async def open_store(url: str, *, schema: str | None = None) -> SqlStore:
     ``url`` is what a user writes (``sqlite:///./.roomkey/roomkey.db``,
     ``postgresql://user@host/db``); ``schema`` picks a PostgreSQL schema (created if missing).
     SQLite connections run in WAL mode with ``synchronous=NORMAL``, foreign keys on and a busy
-    timeout; the database file's directory is created if needed.
+    timeout; the database file's directory is created if needed. On a SQLite file, writes
+    commit on the calling event loop's thread whenever no other process holds the write lock.
 
     Raises:
         ConfigurationError: the URL or schema name is not usable.
@@ -43,10 +49,11 @@ async def open_store(url: str, *, schema: str | None = None) -> SqlStore:
     except BaseException:
         await engine.dispose()
         raise
-    lane = None
     if store_url.backend == "sqlite" and store_url.sqlite_path is not None:
-        lane = SqliteAuditLane(store_url.sqlite_path, SQLITE_PRAGMAS, SQLITE_BUSY_TIMEOUT_MS / 1000)
-    return SqlStore(engine, lane)
+        path = store_url.sqlite_path
+        lane = SqliteAuditLane(path, SQLITE_PRAGMAS, SQLITE_BUSY_TIMEOUT_MS / 1000)
+        return SqlStore(engine, lane, create_loop_writer(path))
+    return SqlStore(engine)
 
 
 def _implements_store(store: SqlStore) -> Store:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -11,8 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from roomkey.store._audit_lane import SqliteAuditLane
 from roomkey.store._engine import WRITE_OPTION
+from roomkey.store._outbox import emit
 from roomkey.store._translate import translated
 from roomkey.store.errors import NotFoundError, StoreError
+from roomkey.store.records import OutboxEvent
 from roomkey.store.schema import projects, state_revision
 
 MAX_PAGE = 500
@@ -93,6 +95,11 @@ class SqlBase:
                     yield conn
                     if changes_state:
                         await conn.execute(_NEXT_REVISION)
+
+    async def _emit(self, conn: AsyncConnection, events: Sequence[OutboxEvent]) -> None:
+        """Add ``events`` to the outbox inside the open write transaction ``conn`` (they
+        commit with the change they report, or roll back with it)."""
+        await emit(conn, events)
 
     def _check_open(self, action: str) -> None:
         if self._closed:

@@ -3,6 +3,7 @@ the WebSocket grace period, and the periodic sweep. Mixed into :class:`Admission
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from roomkey.claims import Claims
@@ -36,6 +37,7 @@ class SessionLifecycle:
     _detached: dict[str, float]
     _ended: dict[str, Session]
     _publics: dict[str, tuple[tuple[object, ...], dict[str, Any]]]
+    observers: list[Callable[[Event], None]]
 
     def end(
         self,
@@ -151,4 +153,7 @@ class SessionLifecycle:
         event = Event(
             kind, session.room, self.ctx.clock(), data, audience, project_id=session.project_id
         )
-        return self.bus.publish(event)
+        published = self.bus.publish(event)
+        for observer in self.observers:
+            observer(published)
+        return published

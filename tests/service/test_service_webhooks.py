@@ -6,17 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from admission_support import native
 from service_support import Clock, caller_of
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from roomkey.errors import (
     ForbiddenError,
     InvalidClaimValueError,

@@ -13,11 +13,24 @@ from roomkey.api.routers import (
     roles,
     rooms,
     tokens,
+    webhooks,
 )
 
 ROUTERS = tuple(
     m.router
-    for m in (tokens, keys, rooms, admission, bans, roles, revocations, project, health, events)
+    for m in (
+        tokens,
+        keys,
+        rooms,
+        admission,
+        bans,
+        roles,
+        revocations,
+        webhooks,
+        project,
+        health,
+        events,
+    )
 )
 
 __all__ = ["ROUTERS"]

@@ -111,6 +111,7 @@ class Handler(BaseHTTPRequestHandler):
             "body": parsed,
             "status": status,
             "raw": body.decode("utf-8", "replace"),
+            "t": time.time(),
             "webhook_id": headers.get("webhook-id"),
             "headers": headers,
         }

@@ -8,6 +8,8 @@ from typing import Any
 from roomkey.store import (
     AuditRecord,
     BanRecord,
+    ClaimedDelivery,
+    DeliveryRecord,
     KeyRecord,
     OutboxEvent,
     ProjectRecord,
@@ -124,3 +126,20 @@ def outbox_event(
         "created_at": NOW,
     }
     return OutboxEvent(**{**values, **kw})
+
+
+def claimed(delivery_id: int = 1, claim: str = "n:1") -> ClaimedDelivery:
+    """A claim as the worker holds it (for calls that take one)."""
+    delivery = DeliveryRecord(
+        id=delivery_id,
+        event_seq=1,
+        event_id="evt_1",
+        event_type="x",
+        endpoint_id="whk_1",
+        project_id="p1",
+        status="pending",
+        attempts=0,
+        next_attempt_at=NOW,
+        created_at=NOW,
+    )
+    return ClaimedDelivery(delivery, outbox_event("x"), webhook(), claim)

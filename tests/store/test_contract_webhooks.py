@@ -206,3 +206,25 @@ async def test_purging_keeps_pending_deliveries_and_their_events(db: SqlStore) -
     log, _ = await db.list_deliveries("p1")
     assert [d.status for d in log] == ["pending"]
     assert len(await _claim(db, claim="n1:2")) == 1
+
+
+async def test_finishing_hands_over_the_endpoints_next_delivery(db: SqlStore) -> None:
+    await db.add_webhook_events([outbox_event("x", payload={"n": n}) for n in range(3)])
+    (first,) = await _claim(db)
+    kept, second = await db.finish_and_claim_next(
+        first, now=NOW, lease_s=LEASE_S, delivered=True, status_code=204
+    )
+    assert kept and second is not None and second.event.payload == {"n": 1}
+    assert second.claim == first.claim
+    assert await _claim(db, claim="n2:1") == []  # leased to the first claim already
+    kept, none = await db.finish_and_claim_next(
+        second, now=NOW, lease_s=LEASE_S, delivered=False, retry_at=NOW + 5
+    )
+    assert kept and none is None  # a retry keeps the same head
+    # a claim taken over hands nothing over
+    (third,) = await _claim(db, now=NOW + 6, claim="n3:1")
+    assert third.delivery.id == second.delivery.id
+    lost, nothing = await db.finish_and_claim_next(
+        second, now=NOW + 6, lease_s=LEASE_S, delivered=True
+    )
+    assert not lost and nothing is None

@@ -21,6 +21,7 @@ from store_factories import (
     room,
     webhook,
 )
+from store_factories import claimed as claimed
 
 from roomkey.errors import ConfigurationError, RoomkeyError
 from roomkey.store import ConflictError, ProjectSettings, SqlStore, Store, StoreError, open_store
@@ -76,6 +77,9 @@ CALLS: dict[str, Call] = {
     "claim_deliveries": lambda s: s.claim_deliveries(claim="n:1", now=NOW, lease_s=5, limit=4),
     "finish_delivery": lambda s: s.finish_delivery(1, "n:1", now=NOW, delivered=True),
     "release_deliveries": lambda s: s.release_deliveries(["n:1"]),
+    "finish_and_claim_next": lambda s: s.finish_and_claim_next(
+        claimed(), now=NOW, lease_s=5, delivered=True
+    ),
     "list_deliveries": lambda s: s.list_deliveries("p1", endpoint_id="whk_1", status="dead"),
     "get_delivery": lambda s: s.get_delivery("p1", 1),
     "redeliver": lambda s: s.redeliver("p1", 1, now=NOW),

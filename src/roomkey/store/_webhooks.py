@@ -15,7 +15,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Select, and_, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from roomkey.store._base import SqlBase, clamp_limit
@@ -33,6 +33,12 @@ from roomkey.store.schema import webhook_deliveries, webhook_endpoints, webhook_
 
 _D, _E, _W = webhook_deliveries, webhook_events, webhook_endpoints
 _DELIVERY_COLUMNS = (*_D.c, _E.c.id.label("event_id"), _E.c.type.label("event_type"))
+_CLAIM_COLUMNS = (
+    *_DELIVERY_COLUMNS,
+    _E.c.payload,
+    _E.c.created_at.label("event_created_at"),
+    *(column.label(f"w_{column.name}") for column in _W.c),
+)
 _ERROR_MAX_CHARS = 500
 
 
@@ -111,34 +117,47 @@ class Webhooks(SqlBase):
         Raises StoreError.
         """
         async with self._write("claim webhook deliveries", changes_state=False) as conn:
-            ids = [int(r.id) for r in (await conn.execute(self._claimable(now, limit))).all()]
-            if not ids:
-                return []
-            await conn.execute(
-                update(_D)
-                .where(_D.c.id.in_(ids))
-                .values(claimed_by=claim, lease_until=now + lease_s)
-            )
-            return await _claimed(conn, ids, claim)
+            return await self._claim(conn, self._claimable(now, limit), claim, now + lease_s)
 
-    def _claimable(self, now: float, limit: int) -> Select[Any]:
-        heads = (
-            select(func.min(_D.c.id))
-            .where(_D.c.status == "pending")
-            .group_by(_D.c.endpoint_id)
+    async def _claim(
+        self, conn: AsyncConnection, claimable: Select[Any], claim: str, lease_until: float
+    ) -> list[ClaimedDelivery]:
+        rows = (await conn.execute(claimable)).all()
+        if not rows:
+            return []
+        ids = [int(r.id) for r in rows]
+        await conn.execute(
+            update(_D).where(_D.c.id.in_(ids)).values(claimed_by=claim, lease_until=lease_until)
+        )
+        return [_claimed(row, claim, lease_until) for row in rows]
+
+    def _claimable(self, now: float, limit: int, endpoint_id: str | None = None) -> Select[Any]:
+        # each enabled endpoint's oldest pending delivery, found through the (endpoint_id,
+        # status, id) index: the cost grows with the endpoints, not with the queue's length;
+        # the event and the endpoint come in the same query (one round trip)
+        head = (
+            select(_D.c.id)
+            .where(_D.c.endpoint_id == _W.c.id, _D.c.status == "pending")
+            .order_by(_D.c.id)
+            .limit(1)
+            .correlate(_W)
             .scalar_subquery()
         )
-        enabled = select(_W.c.id).where(_W.c.enabled.is_(True)).scalar_subquery()
+        endpoints = select(head).where(_W.c.enabled.is_(True))
+        if endpoint_id is not None:
+            endpoints = endpoints.where(_W.c.id == endpoint_id)
         query = (
-            select(_D.c.id)
-            .where(_D.c.id.in_(heads), _D.c.endpoint_id.in_(enabled))
+            select(*_CLAIM_COLUMNS)
+            .join(_E, _E.c.seq == _D.c.event_seq)
+            .join(_W, _W.c.id == _D.c.endpoint_id)
+            .where(_D.c.id.in_(endpoints.scalar_subquery()))
             .where(_D.c.status == "pending", _D.c.next_attempt_at <= now)
             .where(or_(_D.c.lease_until.is_(None), _D.c.lease_until < now))
             .order_by(_D.c.next_attempt_at, _D.c.id)
             .limit(max(1, limit))
         )
         if self.dialect == "postgresql":
-            query = query.with_for_update(skip_locked=True)
+            query = query.with_for_update(skip_locked=True, of=_D)
         return query
 
     async def finish_delivery(
@@ -157,6 +176,48 @@ class Webhooks(SqlBase):
         ``delivered``; else pending again at ``retry_at``, or ``dead`` without one.
         Raises StoreError.
         """
+        query = self._finished(delivery_id, claim, now, delivered, status_code, error, retry_at)
+        async with self._write("record a webhook delivery", changes_state=False) as conn:
+            result = await conn.execute(query)
+        return bool(result.rowcount)
+
+    async def finish_and_claim_next(
+        self,
+        claimed: ClaimedDelivery,
+        *,
+        now: float,
+        lease_s: float,
+        delivered: bool,
+        status_code: int | None = None,
+        error: str | None = None,
+        retry_at: float | None = None,
+    ) -> tuple[bool, ClaimedDelivery | None]:
+        """:meth:`finish_delivery`, then, in the same transaction, claim the endpoint's next
+        delivery if it is due (under the same claim): one transaction per delivery for an
+        endpoint with a queue. Returns (claim kept, the next delivery or None).
+
+        Raises StoreError.
+        """
+        delivery, claim = claimed.delivery, claimed.claim
+        query = self._finished(delivery.id, claim, now, delivered, status_code, error, retry_at)
+        async with self._write("record a webhook delivery", changes_state=False) as conn:
+            kept = bool((await conn.execute(query)).rowcount)
+            if not kept or retry_at is not None:
+                return kept, None  # lost, or the same delivery stays the head
+            following = self._claimable(now, 1, endpoint_id=delivery.endpoint_id)
+            found = await self._claim(conn, following, claim, now + lease_s)
+        return kept, (found[0] if found else None)
+
+    def _finished(
+        self,
+        delivery_id: int,
+        claim: str,
+        now: float,
+        delivered: bool,
+        status_code: int | None,
+        error: str | None,
+        retry_at: float | None,
+    ) -> Any:
         status: DeliveryStatus = "delivered" if delivered else "pending"
         values: dict[str, Any] = {
             "attempts": _D.c.attempts + 1,
@@ -173,9 +234,7 @@ class Webhooks(SqlBase):
         else:
             values["next_attempt_at"] = retry_at
         query = update(_D).where(_D.c.id == delivery_id, _D.c.claimed_by == claim)
-        async with self._write("record a webhook delivery", changes_state=False) as conn:
-            result = await conn.execute(query.values(status=status, **values))
-        return bool(result.rowcount)
+        return query.values(status=status, **values)
 
     async def release_deliveries(self, claims: Sequence[str]) -> int:
         """Drop the leases of ``claims`` (a node shutting down); how many. Raises StoreError."""
@@ -256,21 +315,15 @@ def _delivery_query() -> Select[Any]:
     return select(*_DELIVERY_COLUMNS).join(_E, _E.c.seq == _D.c.event_seq)
 
 
-async def _claimed(conn: AsyncConnection, ids: list[int], claim: str) -> list[ClaimedDelivery]:
-    query = (
-        select(*_DELIVERY_COLUMNS, _E.c.payload, _E.c.created_at.label("event_created_at"))
-        .join(_E, _E.c.seq == _D.c.event_seq)
-        .where(_D.c.id.in_(ids))
-        .order_by(_D.c.id)
-    )
-    rows = (await conn.execute(query)).all()
-    endpoint_ids = sorted({row.endpoint_id for row in rows})
-    found = (await conn.execute(select(_W).where(_W.c.id.in_(endpoint_ids)))).all()
-    endpoints = {row.id: _endpoint(row) for row in found}
-    return [
-        ClaimedDelivery(_delivery(row), _event(row), endpoints[row.endpoint_id], claim)
-        for row in rows
-    ]
+def _claimed(row: Any, claim: str, lease_until: float) -> ClaimedDelivery:
+    delivery = dataclasses.replace(_delivery(row), claimed_by=claim, lease_until=lease_until)
+    endpoint = {
+        name: getattr(row, f"w_{name}") for name in WebhookEndpointRecord.__dataclass_fields__
+    }
+    for sealed in ("secret_ciphertext", "previous_secret_ciphertext"):
+        if endpoint[sealed] is not None:  # asyncpg may hand back memoryview-like buffers
+            endpoint[sealed] = bytes(endpoint[sealed])
+    return ClaimedDelivery(delivery, _event(row), WebhookEndpointRecord(**endpoint), claim)
 
 
 def _event(row: Any) -> OutboxEvent:

@@ -169,6 +169,17 @@ class Store(Protocol):
         error: str | None = None,
         retry_at: float | None = None,
     ) -> bool: ...
+    async def finish_and_claim_next(
+        self,
+        claimed: ClaimedDelivery,
+        *,
+        now: float,
+        lease_s: float,
+        delivered: bool,
+        status_code: int | None = None,
+        error: str | None = None,
+        retry_at: float | None = None,
+    ) -> tuple[bool, ClaimedDelivery | None]: ...
     async def release_deliveries(self, claims: Sequence[str]) -> int: ...
     async def list_deliveries(
         self,

@@ -160,21 +160,25 @@ class DeliveryWorker:
             task.add_done_callback(self._inflight.discard)
         return len(batch)
 
-    async def _deliver(self, claimed: ClaimedDelivery) -> None:
+    async def _deliver(self, claimed: ClaimedDelivery | None) -> None:
+        """Attempt ``claimed``, then the endpoint's next deliveries as long as each finishing
+        transaction hands one over (one transaction per delivery for a queued endpoint)."""
+        claim = claimed.claim if claimed is not None else ""
         try:
-            outcome = await self._unless_stopping(self.attempt(claimed))
-            if outcome is None:
-                return  # stopping: close() releases the claim, another attempt sends it
-            await self._finish(claimed, outcome)
+            while claimed is not None:
+                outcome = await self._unless_stopping(self.attempt(claimed))
+                if outcome is None:
+                    return  # stopping: close() releases the claim, another attempt sends it
+                claimed = await self._finish(claimed, outcome)
         except Exception as exc:  # recorded by nobody: the lease runs out and it is retried
-            log.warning("webhook delivery %d failed to record: %s", claimed.delivery.id, exc)
+            log.warning("recording a webhook delivery failed: %s", type(exc).__name__)
         finally:
-            left = self._open_claims.get(claimed.claim, 1) - 1
+            left = self._open_claims.get(claim, 1) - 1
             if left <= 0:
-                self._open_claims.pop(claimed.claim, None)
+                self._open_claims.pop(claim, None)
             else:
-                self._open_claims[claimed.claim] = left
-            self._wake.set()  # the endpoint's next delivery may be claimed now
+                self._open_claims[claim] = left
+            self._wake.set()  # a slot is free: look for more
 
     async def _unless_stopping(self, attempt: Awaitable[Outcome]) -> Outcome | None:
         exchange = asyncio.ensure_future(attempt)
@@ -239,7 +243,8 @@ class DeliveryWorker:
                 break  # the rest is never read: closing drops the connection
         return bytes(read)
 
-    async def _finish(self, claimed: ClaimedDelivery, outcome: Outcome) -> None:
+    async def _finish(self, claimed: ClaimedDelivery, outcome: Outcome) -> ClaimedDelivery | None:
+        """Record ``outcome``; the endpoint's next delivery, if it was claimed with it."""
         now = self.clock()
         attempts = claimed.delivery.attempts + 1
         retry_at = None if outcome.delivered else self.policy.retry_at(attempts, now, self.jitter())
@@ -247,10 +252,10 @@ class DeliveryWorker:
             self.delivered += 1
         else:
             self.failed += 1
-        kept = await self.store.finish_delivery(
-            claimed.delivery.id,
-            claimed.claim,
+        kept, following = await self.store.finish_and_claim_next(
+            claimed,
             now=now,
+            lease_s=self.policy.lease_s,
             delivered=outcome.delivered,
             status_code=outcome.status_code,
             error=outcome.error,
@@ -258,6 +263,7 @@ class DeliveryWorker:
         )
         if not kept:
             log.info("webhook delivery %d: the claim ran out first", claimed.delivery.id)
+        return following
 
 
 __all__ = ["DeliveryPolicy", "DeliveryWorker", "Outcome"]

@@ -85,6 +85,10 @@ async def test_endpoint_lifecycle_over_http(
     await await_for(lambda: len(receiver.log("/api")) == 2)
     assert len({e["webhook_id"] for e in receiver.log("/api")}) == 1
 
+    metrics = (await client.get("/metrics")).text
+    assert "roomkey_webhook_delivered_total 2.0" in metrics
+    assert "roomkey_webhook_in_flight 0.0" in metrics
+
     rotated = await client.post(f"/v1/webhooks/{hook_id}/rotate", json={}, headers=auth)
     assert rotated.status_code == 200 and rotated.json()["secret"] != secret
     assert rotated.json()["previous_expires_at"] is not None

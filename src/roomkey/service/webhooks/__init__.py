@@ -18,7 +18,13 @@ from roomkey.service.admission.events import Event
 from roomkey.service.context import Context
 from roomkey.service.webhooks.delivery import DeliveryPolicy, DeliveryWorker
 from roomkey.service.webhooks.endpoints import EndpointChange, EndpointService
-from roomkey.service.webhooks.events import WebhookEvent, from_admission, outbox_event, token_data
+from roomkey.service.webhooks.events import (
+    WebhookEvent,
+    admission_kind,
+    from_admission,
+    outbox_event,
+    token_data,
+)
 from roomkey.service.webhooks.outbox import EventWriter, Subscriptions
 from roomkey.service.webhooks.requests import RequestBuilder
 from roomkey.store import (
@@ -180,9 +186,9 @@ class WebhookService:
 
     def on_admission_event(self, event: Event) -> None:
         """The admission service's listener: queue the webhook event of a room-stream event."""
-        found = from_admission(event)
-        if found is not None and self.subscriptions.wants(found.project_id, found.type):
-            self.writer.add(found)
+        kind = admission_kind(event)  # a few dict lookups: it runs inside every publish
+        if kind is not None and self.subscriptions.wants(event.project_id, kind.value):
+            self.writer.add(from_admission(event, kind))
 
     def token_events(self, rows: Sequence[AuditRecord]) -> list[OutboxEvent]:
         """``token.issued`` events for the audit rows of projects that want them."""

@@ -113,6 +113,11 @@ class DeliveryWorker:
         )
         self._task = asyncio.get_running_loop().create_task(self._run(), name="webhook-worker")
 
+    @property
+    def in_flight(self) -> int:
+        """Attempts running now on this node."""
+        return len(self._inflight)
+
     def wake(self) -> None:
         """Look for due deliveries now (an event was just written)."""
         self._wake.set()

@@ -152,8 +152,8 @@ def on_ban(at: float) -> EventsFor[BanRecord]:
     return lambda ban: [outbox_event(ban.project_id, kind, ban_data(ban), at)]
 
 
-def from_admission(event: Event) -> OutboxEvent | None:
-    """The webhook event of a room-stream event, or None for those webhooks do not carry.
+def admission_kind(event: Event) -> WebhookEvent | None:
+    """The webhook type of a room-stream event, or None for those webhooks do not carry.
 
     ``lobby_admitted`` is published twice (to the waiter, with its platform token, and to the
     admitters): only the admitters' copy becomes a webhook.
@@ -163,6 +163,12 @@ def from_admission(event: Event) -> OutboxEvent | None:
         return None
     if event.type is EventType.LOBBY_ADMITTED and not event.audience.admitters:
         return None
+    return kind
+
+
+def from_admission(event: Event, kind: WebhookEvent) -> OutboxEvent:
+    """The webhook event of a room-stream event of type ``kind`` (see :func:`admission_kind`);
+    fields that are credentials stay out."""
     data = {k: v for k, v in event.data.items() if k not in _PRIVATE}
     return outbox_event(event.project_id, kind, {"room": event.room, **data}, event.at)
 
@@ -171,6 +177,7 @@ __all__ = [
     "DEFAULT_TYPES",
     "OPT_IN",
     "WebhookEvent",
+    "admission_kind",
     "ban_data",
     "from_admission",
     "key_data",

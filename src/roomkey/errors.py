@@ -415,6 +415,48 @@ class FrameTooLargeError(BadFrameError):
     code = "frame_too_large"
 
 
+# ---- webhooks: receiving them (roomkey.webhooks.verify) and registering endpoints ---------
+
+
+class WebhookError(RoomkeyError):
+    """A webhook could not be registered, sent or verified."""
+
+    code = "webhook_error"
+
+
+class WebhookUrlRefusedError(WebhookError):
+    """An endpoint URL roomkey will not post to: not http(s), credentials in it, or a host that
+    resolves to a private, loopback or link-local address (``details.address``) where that is
+    not allowed."""
+
+    code = "webhook_url_refused"
+
+
+class WebhookVerificationError(WebhookError):
+    """A received webhook failed verification (raised by :func:`roomkey.webhooks.verify`)."""
+
+    code = "webhook_invalid"
+
+
+class WebhookHeaderError(WebhookVerificationError):
+    """A Standard Webhooks header is missing or malformed (``details.header``)."""
+
+    code = "webhook_bad_header"
+
+
+class WebhookTimestampError(WebhookVerificationError):
+    """``webhook-timestamp`` is outside the replay window (``details.age_s``, negative when in
+    the future; ``details.tolerance_s``): a replay, or a clock that is off."""
+
+    code = "webhook_timestamp_out_of_window"
+
+
+class WebhookSignatureError(WebhookVerificationError):
+    """No ``v1`` signature matches the body with any of the given secrets."""
+
+    code = "webhook_bad_signature"
+
+
 __all__ = [
     "AdmissionError",
     "AlreadyDecidedError",
@@ -472,6 +514,12 @@ __all__ = [
     "UnknownRoomError",
     "UnsupportedByDialectError",
     "WeakKeyError",
+    "WebhookError",
+    "WebhookHeaderError",
+    "WebhookSignatureError",
+    "WebhookTimestampError",
+    "WebhookUrlRefusedError",
+    "WebhookVerificationError",
     "WrongAudienceError",
     "WrongIdentityError",
     "WrongIssuerError",

@@ -33,6 +33,7 @@ class Tenant:
     revocation: str = ""
     jti: str = ""
     token: str = ""
+    webhook: str = ""
 
 
 def _admin(project: str, api_key: str, secret: str) -> Tenant:
@@ -60,6 +61,11 @@ async def _populate(client: httpx.AsyncClient, t: Tenant, room: str) -> None:
     t.token, t.jti = minted["token"], minted["jti"]
     rule = await client.post("/v1/revocations", json={"identity": "mallory"}, headers=t.admin)
     t.revocation = rule.json()["id"]
+    # a public address literal (nothing to resolve), disabled: nothing is ever sent to it
+    hook = {"url": "https://1.1.1.1/roomkey", "enabled": False}
+    made_hook = await client.post("/v1/webhooks", json=hook, headers=t.admin)
+    assert made_hook.status_code == 201, made_hook.text
+    t.webhook = made_hook.json()["id"]
 
 
 @pytest.fixture
@@ -84,6 +90,8 @@ def _paths_for(a: Tenant) -> list[tuple[str, str]]:
         "name": "presenter",
         "revocation_id": a.revocation,
         "session_id": "ses_none",
+        "webhook_id": a.webhook,
+        "delivery_id": "1",
     }
     out = []
     for route in api_routes(ROUTERS):
@@ -108,7 +116,7 @@ async def test_b_reaches_nothing_of_a_through_any_route(
     client: httpx.AsyncClient, tenants: tuple[Tenant, Tenant]
 ) -> None:
     a, b = tenants
-    secrets_of_a = [a.project, a.kid, a.room, a.revocation, a.jti, a.api_key]
+    secrets_of_a = [a.project, a.kid, a.room, a.revocation, a.jti, a.api_key, a.webhook]
     sent = ""  # what B itself sent may come back (B's own revocation of A's jti, say)
     for method, path in _paths_for(a):
         body = BODIES.get((method, path), {})
@@ -120,7 +128,7 @@ async def test_b_reaches_nothing_of_a_through_any_route(
         sent += f" {path} {body}"
         leaked = [s for s in secrets_of_a if s in response.text and s not in sent]
         assert not leaked, (method, path, response.text)
-        if any(s in path for s in (a.kid, a.room, a.revocation)):
+        if any(s in path for s in (a.kid, a.room, a.revocation, a.webhook)):
             assert response.status_code in (403, 404), (method, path, response.text)
     await _a_is_intact(client, a)
 
@@ -130,6 +138,8 @@ async def _a_is_intact(client: httpx.AsyncClient, a: Tenant) -> None:
     assert keys[a.kid]["status"] == "active"
     room = (await client.get(f"/v1/rooms/{a.room}", headers=a.admin)).json()
     assert room["active"] is True
+    hook = (await client.get(f"/v1/webhooks/{a.webhook}", headers=a.admin)).json()
+    assert hook["url"] == "https://1.1.1.1/roomkey" and hook["enabled"] is False
     role = (await client.get("/v1/roles/presenter", headers=a.admin)).json()
     assert role["grant"]["admin"] is False
     rules = (await client.get("/v1/revocations", headers=a.admin)).json()

@@ -73,11 +73,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(data_dir: Path) -> Iterator[Server]:
-    """Start ``roomkey serve --dev`` on a free port; stop it on exit."""
+def running_server(data_dir: Path, settings: Mapping[str, str] | None = None) -> Iterator[Server]:
+    """Start ``roomkey serve --dev`` on a free port (with ``ROOMKEY_*`` ``settings``); stop it
+    on exit."""
     port = free_port()
     log = data_dir / "server.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("ROOMKEY_")}
+    env.update(settings or {})
     args = [str(SCRIPT), "serve", "--dev", "--port", str(port), "--data-dir", str(data_dir)]
     with log.open("wb") as out:
         process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import socket
@@ -72,6 +73,8 @@ class Server:
     process: subprocess.Popen[bytes] | None = None
     port: int = 0
     outputs: list[tuple[Path, Path]] = field(default_factory=list)
+    # ROOMKEY_* settings given to the process on top of the environment
+    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -88,7 +91,8 @@ class Server:
         if self.database_url:
             cmd += ["--database-url", self.database_url]
         with out.open("wb") as stdout, err.open("wb") as stderr:
-            self.process = subprocess.Popen(cmd, stdout=stdout, stderr=stderr)
+            env = {**os.environ, **self.env}
+            self.process = subprocess.Popen(cmd, stdout=stdout, stderr=stderr, env=env)
         self._wait_healthy()
 
     def _wait_healthy(self) -> None:
@@ -114,6 +118,13 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(timeout=5)
+        self.process = None
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown runs (no claim released, nothing flushed)."""
+        assert self.process is not None, "not running"
+        self.process.kill()
+        self.process.wait(timeout=10)
         self.process = None
 
     def restart(self) -> None:

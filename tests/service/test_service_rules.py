@@ -178,9 +178,9 @@ async def test_a_crowd_joining_a_new_room_creates_it_once(
     writes: list[str | None] = []
     create_room = store.create_room
 
-    async def counted(record: Any) -> Any:
+    async def counted(record: Any, **kw: Any) -> Any:
         writes.append(record.custom_id)
-        return await create_room(record)
+        return await create_room(record, **kw)
 
     monkeypatch.setattr(store, "create_room", counted)
     caller = caller_of(service)
@@ -202,12 +202,12 @@ async def test_a_failed_first_use_is_reported_to_every_waiter_and_retried_later(
     create_room = store.create_room
     calls: list[int] = []
 
-    async def failing_once(record: Any) -> Any:
+    async def failing_once(record: Any, **kw: Any) -> Any:
         calls.append(1)
         if len(calls) == 1:
             await asyncio.sleep(0.01)
             raise StoreError("create a room failed")
-        return await create_room(record)
+        return await create_room(record, **kw)
 
     monkeypatch.setattr(store, "create_room", failing_once)
     project = caller_of(service).project_id

@@ -8,11 +8,15 @@ from typing import Any
 from roomkey.store import (
     AuditRecord,
     BanRecord,
+    ClaimedDelivery,
+    DeliveryRecord,
     KeyRecord,
+    OutboxEvent,
     ProjectRecord,
     RevocationRecord,
     RoleRecord,
     RoomRecord,
+    WebhookEndpointRecord,
 )
 
 NOW = 1_700_000_000
@@ -96,3 +100,46 @@ def ban(identity: str = "mallory", room_id: str = "abcd-efgh-ijkl", **kw: Any) -
         "created_at": NOW,
     }
     return BanRecord(**{**values, **kw})
+
+
+def webhook(endpoint_id: str = "whk_1", project_id: str = "p1", **kw: Any) -> WebhookEndpointRecord:
+    values: dict[str, Any] = {
+        "id": endpoint_id,
+        "project_id": project_id,
+        "url": "https://hooks.example.com/roomkey",
+        "event_types": ["room.created", "key.created"],
+        "secret_ciphertext": b"\x01" + secrets.token_bytes(40),
+        "created_at": NOW,
+        "updated_at": NOW,
+    }
+    return WebhookEndpointRecord(**{**values, **kw})
+
+
+def outbox_event(
+    event_type: str = "room.created", project_id: str = "p1", **kw: Any
+) -> OutboxEvent:
+    values: dict[str, Any] = {
+        "id": f"evt_{secrets.token_hex(6)}",
+        "project_id": project_id,
+        "type": event_type,
+        "payload": {"type": event_type, "data": {"n": 1}},
+        "created_at": NOW,
+    }
+    return OutboxEvent(**{**values, **kw})
+
+
+def claimed(delivery_id: int = 1, claim: str = "n:1") -> ClaimedDelivery:
+    """A claim as the worker holds it (for calls that take one)."""
+    delivery = DeliveryRecord(
+        id=delivery_id,
+        event_seq=1,
+        event_id="evt_1",
+        event_type="x",
+        endpoint_id="whk_1",
+        project_id="p1",
+        status="pending",
+        attempts=0,
+        next_attempt_at=NOW,
+        created_at=NOW,
+    )
+    return ClaimedDelivery(delivery, outbox_event("x"), webhook(), claim)

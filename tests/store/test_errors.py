@@ -9,7 +9,19 @@ from typing import Any
 
 import pytest
 from sqlalchemy.schema import DropTable
-from store_factories import NOW, audit, ban, key, project, revocation, role, room
+from store_factories import (
+    NOW,
+    audit,
+    ban,
+    key,
+    outbox_event,
+    project,
+    revocation,
+    role,
+    room,
+    webhook,
+)
+from store_factories import claimed as claimed
 
 from roomkey.errors import ConfigurationError, RoomkeyError
 from roomkey.store import ConflictError, ProjectSettings, SqlStore, Store, StoreError, open_store
@@ -56,6 +68,22 @@ CALLS: dict[str, Call] = {
     "list_audit": lambda s: s.list_audit("p1", room="r", identity="i"),
     "count_audit": lambda s: s.count_audit("p1"),
     "state_revision": lambda s: s.state_revision(),
+    "create_webhook": lambda s: s.create_webhook(webhook()),
+    "get_webhook": lambda s: s.get_webhook("p1", "whk_1"),
+    "list_webhooks": lambda s: s.list_webhooks("p1"),
+    "update_webhook": lambda s: s.update_webhook(webhook()),
+    "delete_webhook": lambda s: s.delete_webhook("p1", "whk_1"),
+    "add_webhook_events": lambda s: s.add_webhook_events([outbox_event()]),
+    "claim_deliveries": lambda s: s.claim_deliveries(claim="n:1", now=NOW, lease_s=5, limit=4),
+    "finish_delivery": lambda s: s.finish_delivery(1, "n:1", now=NOW, delivered=True),
+    "release_deliveries": lambda s: s.release_deliveries(["n:1"]),
+    "finish_and_claim_next": lambda s: s.finish_and_claim_next(
+        claimed(), now=NOW, lease_s=5, delivered=True
+    ),
+    "list_deliveries": lambda s: s.list_deliveries("p1", endpoint_id="whk_1", status="dead"),
+    "get_delivery": lambda s: s.get_delivery("p1", 1),
+    "redeliver": lambda s: s.redeliver("p1", 1, now=NOW),
+    "purge_webhook_log": lambda s: s.purge_webhook_log(NOW),
 }
 
 

@@ -28,6 +28,9 @@ TABLES = {
     "audit",
     "bans",
     "state_revision",
+    "webhook_endpoints",
+    "webhook_events",
+    "webhook_deliveries",
     VERSION_TABLE,
 }
 
@@ -80,7 +83,7 @@ async def test_sync_upgrade_for_the_cli(store_url: Target) -> None:
 
 
 def test_head_revision_is_packaged() -> None:
-    assert head_revision() == "0003"
+    assert head_revision() == "0004"
 
 
 @pytest.mark.parametrize("bad", ["", "Public", "x;drop", "a" * 64])

@@ -44,9 +44,12 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(50_000, 50, 100)
 
 
+def _service_of(app: FastAPI) -> Any:
+    return getattr(app.state, "service", None)
+
+
 def _admission_of(app: FastAPI) -> Any:
-    service = getattr(app.state, "service", None)
-    return getattr(service, "admission", None)
+    return getattr(_service_of(app), "admission", None)
 
 
 def create_app(
@@ -84,6 +87,7 @@ def create_app(
     app.state.metrics = Metrics()
     # read at scrape time: the service may be opened later, by the lifespan
     app.state.metrics.watch_admission(lambda: _admission_of(app))
+    app.state.metrics.watch_webhooks(lambda: getattr(_service_of(app), "webhooks", None))
     app.state.limiter = RateLimiter()
     if service is not None:
         app.state.service = service

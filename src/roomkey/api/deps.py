@@ -117,6 +117,7 @@ ROOMS_MODERATE = requires(Capability.ROOMS_MODERATE, room_param="room")
 ROLES = requires(Capability.ROLES)
 REVOCATIONS = requires(Capability.REVOCATIONS)
 AUDIT_READ = requires(Capability.AUDIT_READ)
+WEBHOOKS = requires(Capability.WEBHOOKS)
 ADMIN = requires(Capability.ADMIN)
 TOKENS_ISSUE = Requires(Capability.TOKENS_ISSUE, issues=True)
 TOKENS_VERIFY = requires(Capability.TOKENS_VERIFY)
@@ -129,6 +130,7 @@ RoomModerator = Annotated[Caller, Depends(ROOMS_MODERATE)]
 RolesCaller = Annotated[Caller, Depends(ROLES)]
 RevocationsCaller = Annotated[Caller, Depends(REVOCATIONS)]
 AuditReader = Annotated[Caller, Depends(AUDIT_READ)]
+WebhooksCaller = Annotated[Caller, Depends(WEBHOOKS)]
 AdminCaller = Annotated[Caller, Depends(ADMIN)]
 IssuerDep = Annotated[Caller, Depends(TOKENS_ISSUE)]
 

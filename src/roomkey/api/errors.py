@@ -98,6 +98,13 @@ HTTP_STATUS: dict[str, int] = {
     "already_decided": 409,
     "not_in_room": 404,
     "moderation_refused": 403,
+    # webhooks: an endpoint refused; verification errors are raised to receivers, not served
+    "webhook_error": 400,
+    "webhook_url_refused": 400,
+    "webhook_invalid": 400,
+    "webhook_bad_header": 400,
+    "webhook_timestamp_out_of_window": 400,
+    "webhook_bad_signature": 400,
     # live event streams: sent in an error frame over the WebSocket, never as an HTTP answer
     "bad_frame": 400,
     "unknown_message_type": 400,

@@ -1,4 +1,5 @@
-"""Prometheus metrics: tokens issued, verifications by outcome, request latency, admission."""
+"""Prometheus metrics: tokens issued, verifications by outcome, request latency, admission,
+webhooks."""
 
 from __future__ import annotations
 
@@ -79,6 +80,10 @@ class Metrics:
         """Export live-state gauges read from ``admission()`` at each scrape."""
         self.registry.register(AdmissionCollector(admission))
 
+    def watch_webhooks(self, webhooks: Callable[[], Any]) -> None:
+        """Export this node's webhook delivery counters, read from ``webhooks()`` at scrape."""
+        self.registry.register(WebhookCollector(webhooks))
+
     def _child(self, metric: Counter | Histogram, *labels: str) -> Any:
         key = (id(metric), *labels)
         child = self._children.get(key)
@@ -117,4 +122,31 @@ class AdmissionCollector(Collector):
             "roomkey_admission_sockets_dropped",
             "Event streams closed as slow consumers",
             value=bus.dropped,
+        )
+
+
+class WebhookCollector(Collector):
+    """Attempts, outcomes and dropped events of the node's webhook worker, read at scrape."""
+
+    def __init__(self, webhooks: Callable[[], Any]) -> None:
+        self._webhooks = webhooks
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        webhooks = self._webhooks()
+        if webhooks is None:
+            return
+        worker = webhooks.worker
+        for name, help_text, value in (
+            ("attempts", "Webhook delivery attempts made by this node", worker.attempts),
+            ("delivered", "Webhook deliveries answered 2xx", worker.delivered),
+            ("failed", "Webhook delivery attempts that failed", worker.failed),
+            (
+                "events_dropped",
+                "Admission events dropped while the database was away",
+                webhooks.writer.dropped,
+            ),
+        ):
+            yield CounterMetricFamily(f"roomkey_webhook_{name}", help_text, value=value)
+        yield GaugeMetricFamily(
+            "roomkey_webhook_in_flight", "Webhook attempts in flight", value=worker.in_flight
         )

@@ -14,6 +14,7 @@ from roomkey.api.routers import (
     roles,
     rooms,
     tokens,
+    webhooks,
 )
 
 ROUTERS = tuple(
@@ -26,6 +27,7 @@ ROUTERS = tuple(
         bans,
         roles,
         revocations,
+        webhooks,
         project,
         health,
         events,

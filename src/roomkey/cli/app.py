@@ -13,7 +13,17 @@ from typing import Annotated
 import typer
 
 from roomkey import __version__
-from roomkey.cli import dashboard, keys, project, revoke, rooms, server, tokens, watch
+from roomkey.cli import (
+    dashboard,
+    keys,
+    project,
+    revoke,
+    rooms,
+    server,
+    tokens,
+    watch,
+    webhooks,
+)
 from roomkey.cli._common import RoomkeyGroup
 
 app = typer.Typer(
@@ -27,6 +37,7 @@ app = typer.Typer(
 app.add_typer(tokens.app, name="token")
 app.add_typer(keys.app, name="keys")
 app.add_typer(rooms.app, name="rooms")
+app.add_typer(webhooks.app, name="webhooks")
 rooms.app.command("watch")(watch.watch)
 app.command("revoke")(revoke.revoke)
 app.add_typer(revoke.revocations_app, name="revocations")

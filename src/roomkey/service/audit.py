@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from roomkey.errors import AuditUnavailableError
-from roomkey.store import AuditRecord, Store
+from roomkey.store import AuditRecord, OutboxEvent, Store
 
 log = logging.getLogger("roomkey.audit")
 
@@ -19,8 +19,15 @@ log = logging.getLogger("roomkey.audit")
 class AuditWriter:
     """Batches audit rows from concurrent requests into single commits."""
 
-    def __init__(self, store: Store, batch_max: int = 256) -> None:
+    def __init__(
+        self,
+        store: Store,
+        batch_max: int = 256,
+        events_for: Callable[[Sequence[AuditRecord]], list[OutboxEvent]] | None = None,
+    ) -> None:
         self._store = store
+        # token.issued webhook events for a batch, committed in the batch's transaction
+        self.events_for = events_for
         self._batch_max = batch_max
         self._queue: list[tuple[AuditRecord, asyncio.Future[None]]] = []
         self._wake = asyncio.Event()
@@ -52,8 +59,13 @@ class AuditWriter:
                 await self._commit(batch)
 
     async def _commit(self, batch: Sequence[tuple[AuditRecord, asyncio.Future[None]]]) -> None:
+        rows = [row for row, _ in batch]
         try:
-            await self._store.insert_audit_many([row for row, _ in batch])
+            events = self.events_for(rows) if self.events_for is not None else []
+            if events:
+                await self._store.insert_audit_many(rows, events=events)
+            else:
+                await self._store.insert_audit_many(rows)
         except Exception as exc:  # any failure: none of these tokens may be handed out
             log.error("audit commit of %d rows failed: %s", len(batch), type(exc).__name__)
             error = AuditUnavailableError("the audit log could not be written; try again")

@@ -21,6 +21,7 @@ from roomkey.service.context import Context
 from roomkey.service.ids import new_id
 from roomkey.service.revocations import RevocationService
 from roomkey.service.rooms import RoomService
+from roomkey.service.webhooks.events import on_ban
 from roomkey.store import BanRecord, ConflictError, NotFoundError, RoomRecord
 
 MAX_REASON = 200
@@ -115,7 +116,8 @@ class BanService:
             if existing is not None:
                 return existing
             try:
-                stored = await self.ctx.store.add_ban(record)
+                events = on_ban(record.created_at)
+                stored = await self.ctx.store.add_ban(record, events=events)
             except ConflictError:  # banned meanwhile by another node
                 found = await self.ctx.store.get_ban(record.project_id, *key)
                 if found is None:

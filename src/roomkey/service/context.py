@@ -24,6 +24,8 @@ class Context:
     clock: Callable[[], float] = time.time
     # held by a reload and by writes that must not be lost to a concurrent reload's swap
     write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # called after a write that may have added webhook events (wakes the delivery worker)
+    events_written: Callable[[], None] = field(default=lambda: None)
 
     def now(self) -> int:
         """The current time in whole seconds."""

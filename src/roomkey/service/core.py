@@ -27,6 +27,7 @@ from roomkey.service.rooms import RoomService
 from roomkey.service.settings import DEV_API_KEY, DEV_API_SECRET, ServerSettings
 from roomkey.service.state import ProjectState, ServerState, to_rule
 from roomkey.service.tokens import TokenService
+from roomkey.service.webhooks import WebhookService
 from roomkey.store import Store, open_store, upgrade
 
 log = logging.getLogger("roomkey.service")
@@ -87,11 +88,16 @@ class RoomkeyService:
         self.roles = RoleService(ctx)
         self.revocations = RevocationService(ctx)
         self.bans = BanService(ctx, self.rooms, self.revocations)
-        self.audit = AuditWriter(ctx.store, ctx.settings.audit_batch_max)
+        self.webhooks = WebhookService(ctx)
+        ctx.events_written = self.webhooks.wake
+        self.audit = AuditWriter(
+            ctx.store, ctx.settings.audit_batch_max, self.webhooks.token_events
+        )
         self.tokens = TokenService(ctx, self.keys, self.rooms, self.audit)
         self.admission = AdmissionService(ctx, self.tokens, self.rooms, self.bans, self._moderator)
         self.revocations.listeners.append(self.admission.on_revoked)
         self.rooms.listeners.append(self.admission.on_room_deactivated)
+        self.admission.observers.append(self.webhooks.on_admission_event)
         self.bootstrap: Bootstrap | None = None
         self._refresher: asyncio.Task[None] | None = None
         self._loaded_revision: int | None = None  # the store's state revision in memory now
@@ -128,6 +134,7 @@ class RoomkeyService:
         if bootstrap_only:
             return service
         service.audit.start()
+        await service.webhooks.start()
         service._housekeeper = asyncio.get_running_loop().create_task(service._housekeeping())
         service._sweeper = asyncio.get_running_loop().create_task(service._sweeping())
         if settings.workers > 1 or not service.ctx.settings.resolved_database_url().startswith(
@@ -144,6 +151,7 @@ class RoomkeyService:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         await self.audit.close()
+        await self.webhooks.close()
         await self.ctx.store.close()
 
     @property

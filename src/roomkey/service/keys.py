@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any, cast
 
@@ -10,6 +11,7 @@ from roomkey.keys import Algorithm, HmacKey, Key, generate_key, load_pem_key
 from roomkey.service.context import Context
 from roomkey.service.ids import new_api_key, new_secret
 from roomkey.service.settings import DEV_API_KEY, DEV_API_SECRET
+from roomkey.service.webhooks.events import WebhookEvent, on_key
 from roomkey.store import ConflictError, KeyAlg, KeyRecord, NotFoundError
 
 log = logging.getLogger("roomkey.keys")
@@ -32,6 +34,17 @@ class KeyService:
         rotated_from: str | None = None,
     ) -> tuple[KeyRecord, str]:
         """A new HMAC API key; returns the record and the secret (its only appearance)."""
+        record, secret = self._api_key(project_id, description, kid, secret, rotated_from)
+        return await self._store_new(record), secret
+
+    def _api_key(
+        self,
+        project_id: str,
+        description: str,
+        kid: str | None = None,
+        secret: str | None = None,
+        rotated_from: str | None = None,
+    ) -> tuple[KeyRecord, str]:
         self.ctx.project(project_id)
         kid = kid or new_api_key()
         secret = secret or new_secret()
@@ -46,9 +59,14 @@ class KeyService:
             description=description,
             rotated_from=rotated_from,
         )
-        record = await self.ctx.store.create_key(record)
-        self.load(record)
         return record, secret
+
+    async def _store_new(self, record: KeyRecord) -> KeyRecord:
+        events = on_key(WebhookEvent.KEY_CREATED, record.created_at)
+        record = await self.ctx.store.create_key(record, events=events)
+        self.load(record)
+        self.ctx.events_written()
+        return record
 
     async def create_signing_key(
         self,
@@ -58,6 +76,11 @@ class KeyService:
         rotated_from: str | None = None,
     ) -> KeyRecord:
         """A new asymmetric signing key (for huddle01-style tokens), published in the JWKS."""
+        return await self._store_new(self._signing_key(project_id, alg, description, rotated_from))
+
+    def _signing_key(
+        self, project_id: str, alg: str, description: str, rotated_from: str | None
+    ) -> KeyRecord:
         self.ctx.project(project_id)
         try:
             algorithm = Algorithm(alg)
@@ -66,7 +89,7 @@ class KeyService:
         if algorithm is Algorithm.HS256:
             raise ConfigurationError("a signing key is asymmetric: EdDSA, ES256 or RS256")
         key = generate_key(algorithm)
-        record = KeyRecord(
+        return KeyRecord(
             kid=key.kid,
             project_id=project_id,
             alg=cast(KeyAlg, algorithm.value),
@@ -77,9 +100,6 @@ class KeyService:
             description=description,
             rotated_from=rotated_from,
         )
-        record = await self.ctx.store.create_key(record)
-        self.load(record)
-        return record
 
     async def list_keys(self, project_id: str) -> list[KeyRecord]:
         """Every key of the project (no secrets)."""
@@ -95,7 +115,10 @@ class KeyService:
     async def rotate(
         self, project_id: str, kid: str, overlap_s: int = 3600
     ) -> tuple[KeyRecord, str | None]:
-        """A new key replacing ``kid``; the old one keeps verifying for ``overlap_s`` seconds."""
+        """A new key replacing ``kid``; the old one keeps verifying for ``overlap_s`` seconds.
+
+        One transaction: the new key, the old one's expiry and the ``key.rotated`` event.
+        """
         if not 0 <= overlap_s <= MAX_OVERLAP_S:
             raise ConfigurationError(f"overlap_s must be between 0 and {MAX_OVERLAP_S}")
         old = await self.get(project_id, kid)
@@ -105,20 +128,25 @@ class KeyService:
             raise ConflictError(f"key {kid!r} has expired; create a new key instead")
         secret: str | None = None
         if old.purpose == "api":
-            new, secret = await self.create_api_key(project_id, old.description, rotated_from=kid)
+            new, secret = self._api_key(project_id, old.description, rotated_from=kid)
         else:
-            new = await self.create_signing_key(
-                project_id, old.alg, old.description, rotated_from=kid
-            )
-        expired = await self.ctx.store.set_key_expiry(kid, self.ctx.now() + overlap_s)
-        self.load(expired)
+            new = self._signing_key(project_id, old.alg, old.description, kid)
+        expires = self.ctx.now() + overlap_s
+        events = on_key(WebhookEvent.KEY_ROTATED, new.created_at)
+        new = await self.ctx.store.rotate_key(new, old_expires_at=expires, events=events)
+        self.load(new)
+        self.load(dataclasses.replace(old, expires_at=expires))
+        self.ctx.events_written()
         return new, secret
 
     async def disable(self, project_id: str, kid: str) -> KeyRecord:
         """Stop a key from signing or verifying at once (it can't be re-enabled)."""
         await self._refuse_last_api_key(project_id, kid)
-        record = await self.ctx.store.update_key_status(kid, "disabled", now=self.ctx.now())
+        now = self.ctx.now()
+        events = on_key(WebhookEvent.KEY_DISABLED, now)
+        record = await self.ctx.store.update_key_status(kid, "disabled", now=now, events=events)
         self.unload(kid)
+        self.ctx.events_written()
         return record
 
     async def delete(self, project_id: str, kid: str) -> None:

@@ -11,6 +11,7 @@ from roomkey.revocation import Revocation
 from roomkey.service.context import Context
 from roomkey.service.ids import new_id
 from roomkey.service.state import to_rule
+from roomkey.service.webhooks.events import WebhookEvent, on_revocation
 from roomkey.store import RevocationKind, RevocationRecord
 
 KINDS = ("jti", "identity", "room", "key", "issued_before")
@@ -61,8 +62,10 @@ class RevocationService:
             reason=(reason or "")[:200],
         )
         async with self.ctx.write_lock:
-            stored = await self.ctx.store.add_revocation(record)
+            events = on_revocation(WebhookEvent.REVOCATION_CREATED, now)
+            stored = await self.ctx.store.add_revocation(record, events=events)
             rule = self.ctx.project(project_id).revocations.add(to_rule(stored))
+        self.ctx.events_written()
         for listener in self.listeners:
             listener(project_id, rule)
         return stored
@@ -70,11 +73,14 @@ class RevocationService:
     async def lift(self, project_id: str, revocation_id: str) -> RevocationRecord:
         """Lift a rule: tokens it covered are accepted again (if otherwise valid)."""
         self.ctx.project(project_id)
+        now = self.ctx.now()
+        events = on_revocation(WebhookEvent.REVOCATION_LIFTED, now)
         async with self.ctx.write_lock:
             record = await self.ctx.store.lift_revocation(
-                project_id, revocation_id, now=self.ctx.now()
+                project_id, revocation_id, now=now, events=events
             )
             self.ctx.project(project_id).revocations.lift(to_rule(record))
+        self.ctx.events_written()
         return record
 
     async def list_revocations(

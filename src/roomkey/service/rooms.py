@@ -15,6 +15,7 @@ from roomkey.errors import (
 )
 from roomkey.service.context import Context
 from roomkey.service.ids import new_room_id
+from roomkey.service.webhooks.events import WebhookEvent, on_room
 from roomkey.store import NotFoundError, RoomRecord
 
 MAX_PAGE = 200
@@ -58,8 +59,11 @@ class RoomService:
             max_participants=max_participants,
             locked=locked,
         )
-        stored, created = await self.ctx.store.create_room(record)
+        events = on_room(WebhookEvent.ROOM_CREATED, record.created_at)
+        stored, created = await self.ctx.store.create_room(record, events=events)
         self.ctx.state.put_room(stored)
+        if created:
+            self.ctx.events_written()
         return stored, created
 
     async def get(self, project_id: str, room_id: str) -> RoomRecord:
@@ -88,8 +92,11 @@ class RoomService:
     async def deactivate(self, project_id: str, room_id: str) -> RoomRecord:
         """Deactivate a room: tokens for it are refused from now on."""
         room = await self.get(project_id, room_id)
-        updated = await self.ctx.store.deactivate_room(project_id, room.id, now=self.ctx.now())
+        now = self.ctx.now()
+        events = on_room(WebhookEvent.ROOM_DEACTIVATED, now)
+        updated = await self.ctx.store.deactivate_room(project_id, room.id, now=now, events=events)
         self.ctx.state.put_room(updated)
+        self.ctx.events_written()
         for listener in self.listeners:
             listener(project_id, updated)
         return updated

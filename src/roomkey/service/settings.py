@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from roomkey.errors import ConfigurationError
@@ -68,6 +68,45 @@ class ServerSettings(BaseSettings):
         "rooms, roles or revocations changed, and reloads them if they did.",
     )
     audit_batch_max: int = Field(256, ge=1, le=10000, description="Audit rows per group commit.")
+    webhook_delivery: bool = Field(
+        True, description="Whether this node delivers webhooks (any number of nodes may)."
+    )
+    webhook_allow_private: bool = Field(
+        False,
+        description="Whether webhook endpoints may opt in (allow_private) to URLs that resolve "
+        "to private, loopback or link-local addresses. Off, every such URL is refused.",
+    )
+    webhook_timeout_s: float = Field(
+        10.0, gt=0, le=120, description="Time allowed for one webhook attempt, whole."
+    )
+    webhook_lease_s: float = Field(
+        60.0,
+        gt=0,
+        le=3600,
+        description="How long a node's claim on a delivery lasts; a node that dies mid-delivery "
+        "leaves it to another after this. At least webhook_timeout_s.",
+    )
+    webhook_max_attempts: int = Field(
+        12, ge=1, le=100, description="Attempts of a webhook delivery before it is dead."
+    )
+    webhook_backoff_s: float = Field(
+        2.0, gt=0, le=3600, description="Delay after a webhook's first failed attempt (doubling)."
+    )
+    webhook_backoff_max_s: float = Field(
+        3600.0, gt=0, le=86400, description="Longest delay between two webhook attempts."
+    )
+    webhook_concurrency: int = Field(
+        16, ge=1, le=1024, description="Webhook attempts in flight at once on a node."
+    )
+    webhook_poll_s: float = Field(
+        0.5, gt=0, le=60, description="How often a node looks for due webhook deliveries."
+    )
+    webhook_max_response_bytes: int = Field(
+        65536, ge=0, le=10_485_760, description="Bytes of a receiver's answer read, at most."
+    )
+    webhook_retention_s: int = Field(
+        7 * 86400, ge=60, description="How long finished webhook deliveries stay in the log."
+    )
 
     @field_validator("log_level")
     @classmethod
@@ -75,6 +114,12 @@ class ServerSettings(BaseSettings):
         if value.lower() not in {"debug", "info", "warning", "error"}:
             raise ValueError("log_level must be debug, info, warning or error")
         return value.lower()
+
+    @model_validator(mode="after")
+    def _lease_covers_an_attempt(self) -> ServerSettings:
+        if self.webhook_lease_s < self.webhook_timeout_s:
+            raise ValueError("webhook_lease_s must be at least webhook_timeout_s")
+        return self
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to SQLite inside ``data_dir``."""

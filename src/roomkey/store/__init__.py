@@ -1,4 +1,5 @@
-"""Storage for the roomkey server: projects, keys, rooms, roles, revocations, bans and audit.
+"""Storage for the roomkey server: projects, keys, rooms, roles, revocations, bans, audit and
+webhooks.
 
 Open a store with ``store = await open_store("sqlite:///./.roomkey/roomkey.db")`` (or a
 ``postgresql://`` URL); it migrates the schema on open. Use it through the :class:`Store`
@@ -11,16 +12,23 @@ from roomkey.store.protocol import Store
 from roomkey.store.records import (
     AuditRecord,
     BanRecord,
+    ClaimedDelivery,
+    DeliveryRecord,
+    DeliveryStatus,
+    EventsFor,
     KeyAlg,
     KeyPurpose,
     KeyRecord,
     KeyStatus,
+    OutboxEvent,
     ProjectRecord,
     ProjectSettings,
     RevocationKind,
     RevocationRecord,
     RoleRecord,
     RoomRecord,
+    WebhookEndpointRecord,
+    WebhookFormat,
 )
 from roomkey.store.sql import SqlStore, open_store
 from roomkey.store.url import StoreURL, parse_store_url, to_async_url
@@ -28,13 +36,18 @@ from roomkey.store.url import StoreURL, parse_store_url, to_async_url
 __all__ = [
     "AuditRecord",
     "BanRecord",
+    "ClaimedDelivery",
     "ConflictError",
+    "DeliveryRecord",
+    "DeliveryStatus",
+    "EventsFor",
     "InvalidCursorError",
     "KeyAlg",
     "KeyPurpose",
     "KeyRecord",
     "KeyStatus",
     "NotFoundError",
+    "OutboxEvent",
     "ProjectRecord",
     "ProjectSettings",
     "RevocationKind",
@@ -45,6 +58,8 @@ __all__ = [
     "Store",
     "StoreError",
     "StoreURL",
+    "WebhookEndpointRecord",
+    "WebhookFormat",
     "current_revision",
     "head_revision",
     "open_store",

@@ -11,15 +11,17 @@ from sqlalchemy import insert, select, update
 from roomkey.store._base import SqlBase
 from roomkey.store._codec import from_row, to_row
 from roomkey.store.errors import NotFoundError
-from roomkey.store.records import BanRecord
+from roomkey.store.records import BanRecord, EventsFor
 from roomkey.store.schema import bans
 
 
 class Bans(SqlBase):
     """Ban operations of :class:`~roomkey.store.protocol.Store`."""
 
-    async def add_ban(self, ban: BanRecord) -> BanRecord:
-        """Insert a live ban.
+    async def add_ban(
+        self, ban: BanRecord, *, events: EventsFor[BanRecord] | None = None
+    ) -> BanRecord:
+        """Insert a live ban (and its ``events`` in the outbox).
 
         Raises:
             NotFoundError: the project does not exist.
@@ -29,6 +31,8 @@ class Bans(SqlBase):
         async with self._write("add ban") as conn:
             await self._require_project(conn, ban.project_id)
             await conn.execute(insert(bans).values(**to_row(ban)))
+            if events is not None:
+                await self._emit(conn, events(ban))
         return ban
 
     async def lift_ban(self, project_id: str, room: str, identity: str, *, now: int) -> BanRecord:

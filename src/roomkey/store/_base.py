@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, Protocol
+from typing import Any
 
-from sqlalchemy import CursorResult, Select, bindparam, select, update
-from sqlalchemy.engine.interfaces import Dialect
+from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from sqlalchemy.sql.base import Executable
 
 from roomkey.store._audit_lane import SqliteAuditLane
+from roomkey.store._conn import WriteConnection
 from roomkey.store._engine import WRITE_OPTION
 from roomkey.store._loop_writer import SqliteLoopWriter
+from roomkey.store._outbox import emit
 from roomkey.store._translate import translated
 from roomkey.store.errors import NotFoundError, StoreError
+from roomkey.store.records import OutboxEvent
 from roomkey.store.schema import projects, state_revision
 
 MAX_PAGE = 500
@@ -33,17 +34,6 @@ _PROJECT_EXISTS = select(projects.c.id).where(projects.c.id == bindparam("projec
 # revocation or a room write appends about 5 WAL frames (measured: 1,010 for 200), a batch of
 # ~30 audit rows under load about 10, a third of a frame per row
 STATE_WRITE_ROWS = 16
-
-
-class WriteConnection(Protocol):
-    """The connection a write's body runs its statements on (both paths of :meth:`_write`)."""
-
-    @property
-    def dialect(self) -> Dialect: ...
-
-    async def execute(
-        self, statement: Executable, parameters: Any = None, /
-    ) -> CursorResult[Any]: ...
 
 
 def clamp_limit(limit: int) -> int:
@@ -142,6 +132,11 @@ class SqlBase:
                     yield conn
                     if changes_state:
                         await conn.execute(_NEXT_REVISION)
+
+    async def _emit(self, conn: WriteConnection, events: Sequence[OutboxEvent]) -> None:
+        """Add ``events`` to the outbox inside the open write transaction ``conn`` (they
+        commit with the change they report, or roll back with it)."""
+        await emit(conn, events)
 
     def _check_open(self, action: str) -> None:
         if self._closed:

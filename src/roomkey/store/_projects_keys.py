@@ -6,10 +6,17 @@ from typing import Any
 
 from sqlalchemy import Select, delete, insert, select, update
 
-from roomkey.store._base import SqlBase, WriteConnection
+from roomkey.store._base import SqlBase
 from roomkey.store._codec import from_row, to_row
+from roomkey.store._conn import WriteConnection
 from roomkey.store.errors import NotFoundError
-from roomkey.store.records import KeyRecord, KeyStatus, ProjectRecord, ProjectSettings
+from roomkey.store.records import (
+    EventsFor,
+    KeyRecord,
+    KeyStatus,
+    ProjectRecord,
+    ProjectSettings,
+)
 from roomkey.store.schema import api_keys, projects
 
 
@@ -47,15 +54,29 @@ class ProjectsAndKeys(SqlBase):
             row = await self._one(conn, select(projects).where(projects.c.id == project_id))
         return from_row(ProjectRecord, row)
 
-    async def create_key(self, key: KeyRecord) -> KeyRecord:
-        """Insert a key. Raises NotFoundError (no project), ConflictError (kid taken)."""
+    async def create_key(
+        self, key: KeyRecord, *, events: EventsFor[KeyRecord] | None = None
+    ) -> KeyRecord:
+        """Insert a key (and its ``events`` in the outbox).
+
+        Raises NotFoundError (no project), ConflictError (kid taken), StoreError.
+        """
         async with self._write("create key") as conn:
             await self._require_project(conn, key.project_id)
             await conn.execute(insert(api_keys).values(**to_row(key)))
+            if events is not None:
+                await self._emit(conn, events(key))
         return key
 
-    async def rotate_key(self, new_key: KeyRecord, *, old_expires_at: int | None) -> KeyRecord:
-        """Insert ``new_key`` and set the expiry of ``new_key.rotated_from`` in one transaction.
+    async def rotate_key(
+        self,
+        new_key: KeyRecord,
+        *,
+        old_expires_at: int | None,
+        events: EventsFor[KeyRecord] | None = None,
+    ) -> KeyRecord:
+        """Insert ``new_key`` and set the expiry of ``new_key.rotated_from`` in one transaction
+        (with ``events``, called with the new key, in the outbox).
 
         Raises:
             NotFoundError: ``rotated_from`` is unset or names no key of the same project.
@@ -71,6 +92,8 @@ class ProjectsAndKeys(SqlBase):
             await conn.execute(
                 update(api_keys).where(api_keys.c.kid == old.kid).values(expires_at=old_expires_at)
             )
+            if events is not None:
+                await self._emit(conn, events(new_key))
         return new_key
 
     async def get_key(self, kid: str) -> KeyRecord | None:
@@ -94,10 +117,28 @@ class ProjectsAndKeys(SqlBase):
             query = query.where((api_keys.c.expires_at.is_(None)) | (api_keys.c.expires_at > now))
         return await self._keys(query.order_by(api_keys.c.created_at, api_keys.c.kid))
 
-    async def update_key_status(self, kid: str, status: KeyStatus, *, now: int) -> KeyRecord:
-        """Enable or disable a key (``disabled_at`` = ``now`` or cleared). Raises NotFoundError."""
+    async def update_key_status(
+        self,
+        kid: str,
+        status: KeyStatus,
+        *,
+        now: int,
+        events: EventsFor[KeyRecord] | None = None,
+    ) -> KeyRecord:
+        """Enable or disable a key (``disabled_at`` = ``now`` or cleared); ``events`` only
+        when the status changed. Raises NotFoundError."""
         disabled_at = now if status == "disabled" else None
-        return await self._update_key(kid, status=status, disabled_at=disabled_at)
+        async with self._write("update key") as conn:
+            before = await self._key(conn, kid)
+            if before is None:
+                raise NotFoundError("no such key", kid=kid)
+            query = update(api_keys).where(api_keys.c.kid == kid)
+            await conn.execute(query.values(status=status, disabled_at=disabled_at))
+            key = await self._key(conn, kid)
+            assert key is not None
+            if events is not None and before.status != status:
+                await self._emit(conn, events(key))
+        return key
 
     async def set_key_expiry(self, kid: str, expires_at: int | None) -> KeyRecord:
         """Set or clear a key's expiry. Raises NotFoundError, StoreError."""

@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, delete, func, insert, select, update
 from roomkey.store._base import SqlBase, clamp_limit
 from roomkey.store._codec import decode_cursor, encode_cursor, from_row, to_row
 from roomkey.store.errors import NotFoundError
-from roomkey.store.records import AuditRecord, RevocationRecord
+from roomkey.store.records import AuditRecord, EventsFor, OutboxEvent, RevocationRecord
 from roomkey.store.schema import audit, revocations
 
 # The revocation columns in RevocationRecord's field order (records are built positionally).
@@ -22,17 +22,33 @@ _INSERT_REVOCATION = insert(revocations)  # built once; the values come as param
 class RevocationsAndAudit(SqlBase):
     """Revocation and audit operations of :class:`~roomkey.store.protocol.Store`."""
 
-    async def add_revocation(self, revocation: RevocationRecord) -> RevocationRecord:
-        """Insert a revocation. Raises NotFoundError (no project), ConflictError (id taken)."""
+    async def add_revocation(
+        self,
+        revocation: RevocationRecord,
+        *,
+        events: EventsFor[RevocationRecord] | None = None,
+    ) -> RevocationRecord:
+        """Insert a revocation (and its ``events`` in the outbox).
+
+        Raises NotFoundError (no project), ConflictError (id taken), StoreError.
+        """
         async with self._write("add revocation") as conn:
             await self._require_project(conn, revocation.project_id)
             await conn.execute(_INSERT_REVOCATION, to_row(revocation))
+            if events is not None:
+                await self._emit(conn, events(revocation))
         return revocation
 
     async def lift_revocation(
-        self, project_id: str, revocation_id: str, *, now: int
+        self,
+        project_id: str,
+        revocation_id: str,
+        *,
+        now: int,
+        events: EventsFor[RevocationRecord] | None = None,
     ) -> RevocationRecord:
-        """Lift a revocation (idempotent: a lifted one keeps its first ``lifted_at``).
+        """Lift a revocation (idempotent: a lifted one keeps its first ``lifted_at``;
+        ``events`` only when this call lifted it).
 
         Raises:
             NotFoundError: no revocation with this id in the project.
@@ -40,12 +56,14 @@ class RevocationsAndAudit(SqlBase):
         """
         where = (revocations.c.project_id == project_id, revocations.c.id == revocation_id)
         async with self._write("lift revocation") as conn:
-            await conn.execute(
+            result = await conn.execute(
                 update(revocations)
                 .where(*where, revocations.c.lifted_at.is_(None))
                 .values(lifted_at=now)
             )
             row = await self._one(conn, select(revocations).where(*where))
+            if row is not None and result.rowcount and events is not None:
+                await self._emit(conn, events(from_row(RevocationRecord, row)))
         if row is None:
             raise NotFoundError("no such revocation", revocation_id=revocation_id)
         return from_row(RevocationRecord, row)
@@ -76,8 +94,11 @@ class RevocationsAndAudit(SqlBase):
             result = await conn.execute(delete(revocations).where(revocations.c.expires_at <= now))
         return int(result.rowcount)
 
-    async def insert_audit_many(self, rows: Sequence[AuditRecord]) -> None:
-        """Insert audit rows in one transaction with one executemany (all or none).
+    async def insert_audit_many(
+        self, rows: Sequence[AuditRecord], *, events: Sequence[OutboxEvent] = ()
+    ) -> None:
+        """Insert audit rows in one transaction with one executemany (all or none), with
+        ``events`` (token issued) in the outbox of the same transaction.
 
         Raises:
             ConflictError: a jti is already recorded (or repeated in ``rows``); nothing is written.
@@ -85,12 +106,14 @@ class RevocationsAndAudit(SqlBase):
         """
         if not rows:
             return
-        if self._audit_lane is not None:
+        if self._audit_lane is not None and not events:
             self._check_open("record issued tokens")
             await self._audit_lane.insert(rows)
             return
+        # with events, SQLite takes this path too: the lane's connection writes audit rows only
         async with self._write("record issued tokens", changes_state=False) as conn:
             await conn.execute(insert(audit), [to_row(row) for row in rows])
+            await self._emit(conn, events)
 
     async def list_audit(
         self,

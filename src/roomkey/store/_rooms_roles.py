@@ -7,10 +7,11 @@ from typing import Any
 from sqlalchemy import Insert, and_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from roomkey.store._base import SqlBase, WriteConnection, clamp_limit
+from roomkey.store._base import SqlBase, clamp_limit
 from roomkey.store._codec import decode_cursor, encode_cursor, from_row, to_row
+from roomkey.store._conn import WriteConnection
 from roomkey.store.errors import ConflictError, NotFoundError
-from roomkey.store.records import RoleRecord, RoomRecord
+from roomkey.store.records import EventsFor, RoleRecord, RoomRecord
 from roomkey.store.schema import roles, rooms
 
 # built once (see _base): the values come as parameters
@@ -23,10 +24,13 @@ _ROOM_BY_CUSTOM_ID = select(rooms).where(
 class RoomsAndRoles(SqlBase):
     """Room and role operations of :class:`~roomkey.store.protocol.Store`."""
 
-    async def create_room(self, room: RoomRecord) -> tuple[RoomRecord, bool]:
+    async def create_room(
+        self, room: RoomRecord, *, events: EventsFor[RoomRecord] | None = None
+    ) -> tuple[RoomRecord, bool]:
         """Insert a room; with a ``custom_id`` already used in the project, return that room.
 
-        Returns ``(room, created)``. Safe under concurrent creates with the same custom id: the
+        Returns ``(room, created)``; ``events`` go to the outbox only when it was created. Safe
+        under concurrent creates with the same custom id: the
         unique constraint picks one winner and the others read the winner's row.
 
         Raises:
@@ -46,6 +50,8 @@ class RoomsAndRoles(SqlBase):
                         raise _Exists(existing)  # nothing written: rolled back
                 await self._require_project(conn, room.project_id)
                 await conn.execute(_INSERT_ROOM, to_row(room))
+                if events is not None:
+                    await self._emit(conn, events(room))
         except _Exists as exists:
             return exists.room, False
         except ConflictError:
@@ -105,8 +111,16 @@ class RoomsAndRoles(SqlBase):
         async with self._read("list rooms") as conn:
             return [from_row(RoomRecord, row) for row in (await conn.execute(query)).all()]
 
-    async def deactivate_room(self, project_id: str, room_id: str, *, now: int) -> RoomRecord:
-        """Mark a room inactive (idempotent: an inactive room keeps its first deactivation time).
+    async def deactivate_room(
+        self,
+        project_id: str,
+        room_id: str,
+        *,
+        now: int,
+        events: EventsFor[RoomRecord] | None = None,
+    ) -> RoomRecord:
+        """Mark a room inactive (idempotent: an inactive room keeps its first deactivation time;
+        ``events`` only when this call deactivated it).
 
         Raises:
             NotFoundError: no room with this id in the project.
@@ -114,12 +128,14 @@ class RoomsAndRoles(SqlBase):
         """
         where = (rooms.c.project_id == project_id, rooms.c.id == room_id)
         async with self._write("deactivate room") as conn:
-            await conn.execute(
+            result = await conn.execute(
                 update(rooms)
                 .where(*where, rooms.c.active.is_(True))
                 .values(active=False, deactivated_at=now)
             )
             row = await self._one(conn, select(rooms).where(*where))
+            if row is not None and result.rowcount and events is not None:
+                await self._emit(conn, events(from_row(RoomRecord, row)))
         if row is None:
             raise NotFoundError("no such room", project_id=project_id, room_id=room_id)
         return from_row(RoomRecord, row)

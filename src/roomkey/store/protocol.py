@@ -15,18 +15,25 @@ from typing import Protocol
 from roomkey.store.records import (
     AuditRecord,
     BanRecord,
+    ClaimedDelivery,
+    DeliveryRecord,
+    DeliveryStatus,
+    EventsFor,
     KeyRecord,
     KeyStatus,
+    OutboxEvent,
     ProjectRecord,
     ProjectSettings,
     RevocationRecord,
     RoleRecord,
     RoomRecord,
+    WebhookEndpointRecord,
 )
 
 
 class Store(Protocol):
-    """Async persistence for projects, keys, rooms, roles, revocations, bans and the audit log."""
+    """Async persistence for projects, keys, rooms, roles, revocations, bans, the audit log and
+    webhooks (endpoints, the outbox, deliveries)."""
 
     # ---- lifecycle -------------------------------------------------------------------------
     async def ping(self) -> None: ...
@@ -42,23 +49,47 @@ class Store(Protocol):
     ) -> ProjectRecord: ...
 
     # ---- keys (secret_ciphertext is sealed by the caller; the store never sees plaintext) --
-    async def create_key(self, key: KeyRecord) -> KeyRecord: ...
-    async def rotate_key(self, new_key: KeyRecord, *, old_expires_at: int | None) -> KeyRecord: ...
+    async def create_key(
+        self, key: KeyRecord, *, events: EventsFor[KeyRecord] | None = None
+    ) -> KeyRecord: ...
+    async def rotate_key(
+        self,
+        new_key: KeyRecord,
+        *,
+        old_expires_at: int | None,
+        events: EventsFor[KeyRecord] | None = None,
+    ) -> KeyRecord: ...
     async def get_key(self, kid: str) -> KeyRecord | None: ...
     async def list_keys(self, project_id: str) -> list[KeyRecord]: ...
     async def list_all_active_keys(self, *, now: int | None = None) -> list[KeyRecord]: ...
-    async def update_key_status(self, kid: str, status: KeyStatus, *, now: int) -> KeyRecord: ...
+    async def update_key_status(
+        self,
+        kid: str,
+        status: KeyStatus,
+        *,
+        now: int,
+        events: EventsFor[KeyRecord] | None = None,
+    ) -> KeyRecord: ...
     async def set_key_expiry(self, kid: str, expires_at: int | None) -> KeyRecord: ...
     async def delete_key(self, kid: str) -> None: ...
 
     # ---- rooms -----------------------------------------------------------------------------
-    async def create_room(self, room: RoomRecord) -> tuple[RoomRecord, bool]: ...
+    async def create_room(
+        self, room: RoomRecord, *, events: EventsFor[RoomRecord] | None = None
+    ) -> tuple[RoomRecord, bool]: ...
     async def get_room(self, project_id: str, id_or_custom_id: str) -> RoomRecord | None: ...
     async def list_rooms(
         self, project_id: str, *, limit: int = 50, cursor: str | None = None
     ) -> tuple[list[RoomRecord], str | None]: ...
     async def list_all_rooms(self, *, active_only: bool = False) -> list[RoomRecord]: ...
-    async def deactivate_room(self, project_id: str, room_id: str, *, now: int) -> RoomRecord: ...
+    async def deactivate_room(
+        self,
+        project_id: str,
+        room_id: str,
+        *,
+        now: int,
+        events: EventsFor[RoomRecord] | None = None,
+    ) -> RoomRecord: ...
     async def set_room_locked(self, project_id: str, room_id: str, locked: bool) -> RoomRecord: ...
 
     # ---- roles -----------------------------------------------------------------------------
@@ -68,9 +99,16 @@ class Store(Protocol):
     async def delete_role(self, project_id: str, name: str) -> None: ...
 
     # ---- revocations -----------------------------------------------------------------------
-    async def add_revocation(self, revocation: RevocationRecord) -> RevocationRecord: ...
+    async def add_revocation(
+        self, revocation: RevocationRecord, *, events: EventsFor[RevocationRecord] | None = None
+    ) -> RevocationRecord: ...
     async def lift_revocation(
-        self, project_id: str, revocation_id: str, *, now: int
+        self,
+        project_id: str,
+        revocation_id: str,
+        *,
+        now: int,
+        events: EventsFor[RevocationRecord] | None = None,
     ) -> RevocationRecord: ...
     async def list_revocations(
         self, project_id: str, *, include_lifted: bool = False
@@ -79,7 +117,9 @@ class Store(Protocol):
     async def purge_revocations(self, now: int) -> int: ...
 
     # ---- bans (``room`` is always the room's id) -------------------------------------------
-    async def add_ban(self, ban: BanRecord) -> BanRecord: ...
+    async def add_ban(
+        self, ban: BanRecord, *, events: EventsFor[BanRecord] | None = None
+    ) -> BanRecord: ...
     async def lift_ban(
         self, project_id: str, room: str, identity: str, *, now: int
     ) -> BanRecord: ...
@@ -90,7 +130,9 @@ class Store(Protocol):
     async def list_all_live_bans(self) -> list[BanRecord]: ...
 
     # ---- audit -----------------------------------------------------------------------------
-    async def insert_audit_many(self, rows: Sequence[AuditRecord]) -> None: ...
+    async def insert_audit_many(
+        self, rows: Sequence[AuditRecord], *, events: Sequence[OutboxEvent] = ()
+    ) -> None: ...
     async def list_audit(
         self,
         project_id: str,
@@ -106,6 +148,54 @@ class Store(Protocol):
     async def count_audit(
         self, project_id: str, *, room: str | None = None, identity: str | None = None
     ) -> int: ...
+
+    # ---- webhooks (secrets sealed by the caller; events fan out to deliveries on write) ---
+    async def create_webhook(self, endpoint: WebhookEndpointRecord) -> WebhookEndpointRecord: ...
+    async def get_webhook(
+        self, project_id: str, endpoint_id: str
+    ) -> WebhookEndpointRecord | None: ...
+    async def list_webhooks(self, project_id: str | None = None) -> list[WebhookEndpointRecord]: ...
+    async def update_webhook(self, endpoint: WebhookEndpointRecord) -> WebhookEndpointRecord: ...
+    async def delete_webhook(self, project_id: str, endpoint_id: str) -> None: ...
+    async def add_webhook_events(self, events: Sequence[OutboxEvent]) -> int: ...
+    async def claim_deliveries(
+        self, *, claim: str, now: float, lease_s: float, limit: int
+    ) -> list[ClaimedDelivery]: ...
+    async def finish_delivery(
+        self,
+        delivery_id: int,
+        claim: str,
+        *,
+        now: float,
+        delivered: bool,
+        status_code: int | None = None,
+        error: str | None = None,
+        retry_at: float | None = None,
+    ) -> bool: ...
+    async def finish_and_claim_next(
+        self,
+        claimed: ClaimedDelivery,
+        *,
+        now: float,
+        lease_s: float,
+        delivered: bool,
+        status_code: int | None = None,
+        error: str | None = None,
+        retry_at: float | None = None,
+    ) -> tuple[bool, ClaimedDelivery | None]: ...
+    async def release_deliveries(self, claims: Sequence[str]) -> int: ...
+    async def list_deliveries(
+        self,
+        project_id: str,
+        *,
+        endpoint_id: str | None = None,
+        status: DeliveryStatus | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> tuple[list[DeliveryRecord], str | None]: ...
+    async def get_delivery(self, project_id: str, delivery_id: int) -> DeliveryRecord | None: ...
+    async def redeliver(self, project_id: str, delivery_id: int, *, now: int) -> DeliveryRecord: ...
+    async def purge_webhook_log(self, before: int) -> int: ...
 
 
 __all__ = ["Store"]

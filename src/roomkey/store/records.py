@@ -6,15 +6,19 @@ pass them in, so the store never reads a clock or invents an id, except the audi
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 KeyAlg = Literal["HS256", "EdDSA", "ES256", "RS256"]
 KeyPurpose = Literal["api", "signing"]
 KeyStatus = Literal["active", "disabled"]
 RevocationKind = Literal["jti", "identity", "room", "key", "issued_before"]
+WebhookFormat = Literal["standard", "livekit"]
+DeliveryStatus = Literal["pending", "delivered", "dead"]
 
 JSONObject = dict[str, Any]
+_R = TypeVar("_R")
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,18 +173,110 @@ class AuditRecord:
     id: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class WebhookEndpointRecord:
+    """A project's webhook receiver: where events of the listed types are posted, and how.
+
+    ``event_types`` is the resolved list of types the endpoint receives (the service expands
+    wildcards before storing), so fan-out is a membership test. Secrets are sealed by the
+    caller with SecretBox (AD ``webhook:<id>``); during a rotation's overlap the previous secret
+    still signs, until ``previous_expires_at``.
+    """
+
+    id: str
+    project_id: str
+    url: str
+    event_types: list[str]
+    secret_ciphertext: bytes = field(repr=False)
+    created_at: int
+    updated_at: int
+    enabled: bool = True
+    format: WebhookFormat = "standard"
+    # whether the URL may resolve to a private, loopback or link-local address
+    allow_private: bool = False
+    previous_secret_ciphertext: bytes | None = field(default=None, repr=False)
+    previous_expires_at: int | None = None
+    # LiveKit format: the project's API key whose secret signs the Authorization JWT
+    livekit_key: str | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEvent:
+    """An event to deliver, written in the transaction of the change it reports.
+
+    ``seq`` is assigned by the database; ``id`` is the ``webhook-id`` receivers deduplicate on.
+    """
+
+    id: str
+    project_id: str
+    type: str
+    payload: JSONObject
+    created_at: int
+    seq: int | None = None
+
+
+# What a write adds to the outbox, built from the record as written; called only when the write
+# changed something (an idempotent repeat reports nothing), inside the write's transaction.
+EventsFor = Callable[[_R], Sequence[OutboxEvent]]
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRecord:
+    """One event's delivery to one endpoint: the delivery log's row.
+
+    An endpoint's deliveries go out in ``id`` order, one at a time: the next waits until the
+    one before is ``delivered`` or ``dead``. A claim (``claimed_by``, ``lease_until``) marks
+    the node attempting it; a lease that ran out leaves it to any node.
+    """
+
+    id: int
+    event_seq: int
+    event_id: str
+    event_type: str
+    endpoint_id: str
+    project_id: str
+    status: DeliveryStatus
+    attempts: int
+    next_attempt_at: float
+    created_at: int
+    lease_until: float | None = None
+    claimed_by: str | None = None
+    last_error: str | None = None
+    last_status: int | None = None
+    last_attempt_at: float | None = None
+    delivered_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedDelivery:
+    """A delivery claimed by this node: what to send, where, and the claim that fences it."""
+
+    delivery: DeliveryRecord
+    event: OutboxEvent
+    endpoint: WebhookEndpointRecord
+    claim: str
+
+
 __all__ = [
     "AuditRecord",
     "BanRecord",
+    "ClaimedDelivery",
+    "DeliveryRecord",
+    "DeliveryStatus",
+    "EventsFor",
     "JSONObject",
     "KeyAlg",
     "KeyPurpose",
     "KeyRecord",
     "KeyStatus",
+    "OutboxEvent",
     "ProjectRecord",
     "ProjectSettings",
     "RevocationKind",
     "RevocationRecord",
     "RoleRecord",
     "RoomRecord",
+    "WebhookEndpointRecord",
+    "WebhookFormat",
 ]

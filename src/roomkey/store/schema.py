@@ -11,6 +11,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Double,
     ForeignKey,
     Index,
     Integer,
@@ -159,6 +160,75 @@ audit = Table(
     Index("ix_audit_project_identity", "project_id", "identity"),
 )
 
+# Webhooks: endpoints, the transactional outbox of events, and one delivery row per event and
+# endpoint. Deliveries of an endpoint go out in id order; claims carry a lease (see _webhooks).
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("id", Text, primary_key=True),
+    _project_fk(),
+    Column("url", Text, nullable=False),
+    Column("event_types", JSON, nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("format", String(16), nullable=False),
+    Column("allow_private", Boolean, nullable=False),
+    Column("secret_ciphertext", LargeBinary, nullable=False),
+    Column("previous_secret_ciphertext", LargeBinary, nullable=True),
+    Column("previous_expires_at", BigInteger, nullable=True),
+    Column("livekit_key", Text, nullable=True),
+    Column("description", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Index("ix_webhook_endpoints_project_id", "project_id"),
+)
+
+_SERIAL = BigInteger().with_variant(Integer, "sqlite")
+
+webhook_events = Table(
+    "webhook_events",
+    metadata,
+    Column("seq", _SERIAL, primary_key=True, autoincrement=True),
+    Column("id", Text, nullable=False, unique=True),
+    _project_fk(),
+    Column("type", Text, nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_webhook_events_created_at", "created_at"),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", _SERIAL, primary_key=True, autoincrement=True),
+    Column(
+        "event_seq",
+        BigInteger,
+        ForeignKey("webhook_events.seq", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column(
+        "endpoint_id",
+        Text,
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    _project_fk(),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", Double, nullable=False),
+    Column("lease_until", Double, nullable=True),
+    Column("claimed_by", Text, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("last_status", Integer, nullable=True),
+    Column("last_attempt_at", Double, nullable=True),
+    Column("delivered_at", Double, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_webhook_deliveries_endpoint", "endpoint_id", "status", "id"),
+    Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+    Index("ix_webhook_deliveries_project", "project_id", "id"),
+    Index("ix_webhook_deliveries_event_seq", "event_seq"),
+)
+
 # One row (id 1): incremented by every write to the tables above except the audit log, so
 # that nodes reload their in-memory state only when it changed.
 state_revision = Table(
@@ -178,4 +248,7 @@ __all__ = [
     "roles",
     "rooms",
     "state_revision",
+    "webhook_deliveries",
+    "webhook_endpoints",
+    "webhook_events",
 ]

@@ -17,12 +17,13 @@ from roomkey.store._engine import (
 from roomkey.store._projects_keys import ProjectsAndKeys
 from roomkey.store._revocations_audit import RevocationsAndAudit
 from roomkey.store._rooms_roles import RoomsAndRoles
+from roomkey.store._webhooks import Webhooks
 from roomkey.store.migrate import upgrade_engine
 from roomkey.store.protocol import Store
 from roomkey.store.url import parse_store_url
 
 
-class SqlStore(ProjectsAndKeys, RoomsAndRoles, RevocationsAndAudit, Bans):
+class SqlStore(ProjectsAndKeys, RoomsAndRoles, RevocationsAndAudit, Bans, Webhooks):
     """A :class:`Store` over one async SQLAlchemy engine. Build it with :func:`open_store`."""
 
     def __repr__(self) -> str:

@@ -3,6 +3,7 @@ the WebSocket grace period, and the periodic sweep. Mixed into :class:`Admission
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from roomkey.claims import Claims
@@ -35,6 +36,7 @@ class SessionLifecycle:
     platform_tokens: dict[str, MintedToken]
     _detached: dict[str, float]
     _ended: dict[str, Session]
+    observers: list[Callable[[Event], None]]
 
     def end(
         self,
@@ -149,4 +151,7 @@ class SessionLifecycle:
         event = Event(
             kind, session.room, self.ctx.clock(), data, audience, project_id=session.project_id
         )
-        return self.bus.publish(event)
+        published = self.bus.publish(event)
+        for observer in self.observers:
+            observer(published)
+        return published

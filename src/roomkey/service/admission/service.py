@@ -25,7 +25,7 @@ from roomkey.grants import JoinMode
 from roomkey.minting import MintedToken
 from roomkey.service.admission.bus import AdmissionBus, InMemoryBus
 from roomkey.service.admission.credentials import SessionCredentials
-from roomkey.service.admission.events import EventType, only
+from roomkey.service.admission.events import Event, EventType, only
 from roomkey.service.admission.expiry import TokenExpiry
 from roomkey.service.admission.issuing import SessionTokens
 from roomkey.service.admission.joining import JoinVerifier, new_session
@@ -123,6 +123,8 @@ class AdmissionService(SessionLifecycle):
         self._detached: dict[str, float] = {}
         # ended sessions, kept a while so that a late second decision answers 409
         self._ended: dict[str, Session] = {}
+        # called with every event published through publish() (webhooks listen here)
+        self.observers: list[Callable[[Event], None]] = []
 
     # ---- settings --------------------------------------------------------------------------
 

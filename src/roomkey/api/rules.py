@@ -107,6 +107,17 @@ PROJECT = Rule(
     "token with `tokens:verify`.",
     ("project",),
 )
+WEBHOOK_URL = Rule(
+    "webhook_url_refused",
+    "`url` is an http(s) URL without credentials whose host resolves to a public address (a "
+    "private, loopback or link-local one only where the endpoint allows it and the server "
+    "permits that), checked when it is set and again at every delivery (`details.url`).",
+)
+EVENT_TYPES = Rule(
+    "invalid_claim_value",
+    "`event_types` names known event types (or `*`), and only those its format can carry.",
+    ("event_types",),
+)
 CURSOR = Rule("invalid_cursor", "`cursor` is a `next_cursor` this listing returned (it is opaque).")
 TTLS = Rule(
     "invalid_configuration",
@@ -207,6 +218,14 @@ RULES: dict[str, tuple[Rule, ...]] = {
     "list_audit": (HEADER, CURSOR),
     "create_project": (HEADER, NESTING),
     "create_dashboard_link": (HEADER, NESTING),
+    "create_webhook": (HEADER, NESTING, WEBHOOK_URL, EVENT_TYPES),
+    "list_webhooks": (HEADER,),
+    "get_webhook": (HEADER,),
+    "update_webhook": (HEADER, NESTING, WEBHOOK_URL, EVENT_TYPES),
+    "delete_webhook": (HEADER,),
+    "rotate_webhook_secret": (HEADER, NESTING),
+    "list_deliveries": (HEADER, CURSOR),
+    "redeliver_webhook": (HEADER,),
     "healthz": (),
     "readyz": (),
     "metrics": (),

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from roomkey.api.schemas import Strict
+from roomkey.api.schemas import WHOLE, Strict
 
 Format = Literal["standard", "livekit"]
 EVENT_TYPES_DOC = (
@@ -48,7 +48,7 @@ class WebhookUpdate(Strict):
 class WebhookRotate(Strict):
     """How long the old secret keeps signing beside the new one."""
 
-    overlap_s: int = Field(86400, ge=0, le=30 * 24 * 3600)
+    overlap_s: Annotated[int, Field(ge=0, le=30 * 24 * 3600), WHOLE] = 86400
 
 
 class WebhookPublic(BaseModel):

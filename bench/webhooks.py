@@ -3,10 +3,11 @@ against a bare httpx loop posting the same signed requests to the same receiver.
 
     .venv/bin/python bench/webhooks.py                  # 1 and 8 endpoints, 3 runs, medians
     .venv/bin/python bench/webhooks.py --quick          # 1 endpoint, 1 run, 100 events (smoke)
-    .venv/bin/python bench/webhooks.py --database-url postgresql://postgres@127.0.0.1/bench
+    .venv/bin/python bench/webhooks.py --database-url postgresql://postgres@127.0.0.1/postgres
     .venv/bin/python bench/webhooks.py --json           # one machine-readable line at the end
 
-Each run starts a fresh server (SQLite in a temp data dir unless ``--database-url``) and the
+Each run starts a fresh server (SQLite in a temp data dir; with ``--database-url``, a fresh
+PostgreSQL database created on that server for the run and dropped after it) and the
 receiver of the test suite (``tests/webhook_receiver.py``, a ``ThreadingHTTPServer`` that
 verifies every delivery with ``standardwebhooks`` and answers 204). E endpoints subscribe to
 ``revocation.created``, and M revocations are made through the API on a server that does not
@@ -87,7 +88,8 @@ class Receiver:
 
 def roomkey_rate(args: argparse.Namespace, endpoints: int, receiver: Receiver) -> dict[str, Any]:
     """Deliveries per second of a server draining ``events x endpoints`` queued deliveries."""
-    with tempfile.TemporaryDirectory(prefix="rk-bench-hooks-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="rk-bench-hooks-") as tmp, _database(args) as url:
+        args = argparse.Namespace(**{**vars(args), "database_url": url})
         with _serve(args, Path(tmp), deliver=False) as port:
             paths = _queue(port, admin_token(Path(tmp)), args.events, endpoints, receiver)
         expected = receiver.count() + args.events * endpoints
@@ -96,6 +98,34 @@ def roomkey_rate(args: argparse.Namespace, endpoints: int, receiver: Receiver) -
             while receiver.count() < expected and time.monotonic() < deadline:
                 time.sleep(0.05)
         return _measured(receiver, paths)
+
+
+@contextmanager
+def _database(args: argparse.Namespace) -> Iterator[str | None]:
+    """A fresh PostgreSQL database on ``--database-url``'s server for one run (then dropped),
+    or None for SQLite."""
+    if not args.database_url:
+        yield None
+        return
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    base = make_url(args.database_url)
+    name = f"rk_bench_hooks_{os.getpid()}_{time.monotonic_ns() % 10**9}"
+    admin = base.set(drivername="postgresql", database="postgres")
+
+    async def execute(sql: str) -> None:
+        conn = await asyncpg.connect(admin.render_as_string(hide_password=False))
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(execute(f"CREATE DATABASE {name}"))
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        asyncio.run(execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
 
 @contextmanager

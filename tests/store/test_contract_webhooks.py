@@ -9,7 +9,7 @@ import dataclasses
 import pytest
 from store_factories import NOW, audit, key, outbox_event, project, revocation, room, webhook
 
-from roomkey.store import NotFoundError, OutboxEvent, SqlStore
+from roomkey.store import DeliveryOutcome, NotFoundError, OutboxEvent, SqlStore
 
 LEASE_S = 30.0
 
@@ -228,3 +228,22 @@ async def test_finishing_hands_over_the_endpoints_next_delivery(db: SqlStore) ->
         second, now=NOW + 6, lease_s=LEASE_S, delivered=True
     )
     assert not lost and nothing is None
+
+
+async def test_outcomes_of_several_endpoints_are_recorded_together(db: SqlStore) -> None:
+    await db.create_webhook(webhook("c", event_types=["x"]))
+    await db.add_webhook_events([outbox_event("x", payload={"n": n}) for n in range(2)])
+    a1, c1 = await _claim(db)  # the heads of a and c
+    results = await db.finish_many(
+        [
+            DeliveryOutcome(a1, delivered=True, status_code=204),
+            DeliveryOutcome(c1, delivered=False, status_code=500, retry_at=NOW + 9),
+        ],
+        now=NOW,
+        lease_s=LEASE_S,
+    )
+    (a_kept, a2), (c_kept, c_next) = results
+    assert a_kept and a2 is not None and a2.event.payload == {"n": 1} and a2.claim == a1.claim
+    assert c_kept and c_next is None
+    log, _ = await db.list_deliveries("p1", endpoint_id="c")
+    assert [(d.status, d.attempts) for d in log] == [("pending", 0), ("pending", 1)]

@@ -24,7 +24,15 @@ from store_factories import (
 from store_factories import claimed as claimed
 
 from roomkey.errors import ConfigurationError, RoomkeyError
-from roomkey.store import ConflictError, ProjectSettings, SqlStore, Store, StoreError, open_store
+from roomkey.store import (
+    ConflictError,
+    DeliveryOutcome,
+    ProjectSettings,
+    SqlStore,
+    Store,
+    StoreError,
+    open_store,
+)
 from roomkey.store.schema import metadata
 
 Call = Callable[[SqlStore], Awaitable[Any]]
@@ -77,6 +85,7 @@ CALLS: dict[str, Call] = {
     "claim_deliveries": lambda s: s.claim_deliveries(claim="n:1", now=NOW, lease_s=5, limit=4),
     "finish_delivery": lambda s: s.finish_delivery(1, "n:1", now=NOW, delivered=True),
     "release_deliveries": lambda s: s.release_deliveries(["n:1"]),
+    "finish_many": lambda s: s.finish_many([DeliveryOutcome(claimed(), True)], now=NOW, lease_s=5),
     "finish_and_claim_next": lambda s: s.finish_and_claim_next(
         claimed(), now=NOW, lease_s=5, delivered=True
     ),

@@ -13,6 +13,7 @@ EXPECTED = {
     "BanRecord",
     "ClaimedDelivery",
     "ConflictError",
+    "DeliveryOutcome",
     "DeliveryRecord",
     "DeliveryStatus",
     "EventsFor",

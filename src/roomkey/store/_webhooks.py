@@ -24,6 +24,7 @@ from roomkey.store._outbox import delivery_values, emit, lock_outbox
 from roomkey.store.errors import NotFoundError
 from roomkey.store.records import (
     ClaimedDelivery,
+    DeliveryOutcome,
     DeliveryRecord,
     DeliveryStatus,
     OutboxEvent,
@@ -131,7 +132,9 @@ class Webhooks(SqlBase):
         )
         return [_claimed(row, claim, lease_until) for row in rows]
 
-    def _claimable(self, now: float, limit: int, endpoint_id: str | None = None) -> Select[Any]:
+    def _claimable(
+        self, now: float, limit: int, endpoint_ids: Sequence[str] | None = None
+    ) -> Select[Any]:
         # each enabled endpoint's oldest pending delivery, found through the (endpoint_id,
         # status, id) index: the cost grows with the endpoints, not with the queue's length;
         # the event and the endpoint come in the same query (one round trip)
@@ -144,8 +147,8 @@ class Webhooks(SqlBase):
             .scalar_subquery()
         )
         endpoints = select(head).where(_W.c.enabled.is_(True))
-        if endpoint_id is not None:
-            endpoints = endpoints.where(_W.c.id == endpoint_id)
+        if endpoint_ids is not None:
+            endpoints = endpoints.where(_W.c.id.in_(list(endpoint_ids)))
         query = (
             select(*_CLAIM_COLUMNS)
             .join(_E, _E.c.seq == _D.c.event_seq)
@@ -198,15 +201,53 @@ class Webhooks(SqlBase):
 
         Raises StoreError.
         """
-        delivery, claim = claimed.delivery, claimed.claim
-        query = self._finished(delivery.id, claim, now, delivered, status_code, error, retry_at)
-        async with self._write("record a webhook delivery", changes_state=False) as conn:
-            kept = bool((await conn.execute(query)).rowcount)
-            if not kept or retry_at is not None:
-                return kept, None  # lost, or the same delivery stays the head
-            following = self._claimable(now, 1, endpoint_id=delivery.endpoint_id)
-            found = await self._claim(conn, following, claim, now + lease_s)
-        return kept, (found[0] if found else None)
+        outcome = DeliveryOutcome(claimed, delivered, status_code, error, retry_at)
+        (result,) = await self.finish_many([outcome], now=now, lease_s=lease_s)
+        return result
+
+    async def finish_many(
+        self, outcomes: Sequence[DeliveryOutcome], *, now: float, lease_s: float
+    ) -> list[tuple[bool, ClaimedDelivery | None]]:
+        """:meth:`finish_and_claim_next` for several deliveries (of different endpoints) in one
+        transaction: the worker records what its attempts in flight finished together.
+
+        Raises StoreError.
+        """
+        results: list[tuple[bool, ClaimedDelivery | None]] = []
+        async with self._write("record webhook deliveries", changes_state=False) as conn:
+            moving: dict[str, str] = {}  # endpoint id -> the claim its next delivery goes to
+            for o in outcomes:
+                d = o.claimed.delivery
+                query = self._finished(
+                    d.id, o.claimed.claim, now, o.delivered, o.status_code, o.error, o.retry_at
+                )
+                kept = bool((await conn.execute(query)).rowcount)
+                results.append((kept, None))
+                if kept and o.retry_at is None:  # lost, or the same delivery stays the head
+                    moving[d.endpoint_id] = o.claimed.claim
+            following = await self._claim_next(conn, moving, now + lease_s, now)
+        return [
+            (kept, following.get(o.claimed.delivery.endpoint_id) if kept else None)
+            for (kept, _), o in zip(results, outcomes, strict=True)
+        ]
+
+    async def _claim_next(
+        self, conn: AsyncConnection, moving: dict[str, str], lease_until: float, now: float
+    ) -> dict[str, ClaimedDelivery]:
+        if not moving:
+            return {}
+        claimable = self._claimable(now, len(moving), endpoint_ids=sorted(moving))
+        rows = (await conn.execute(claimable)).all()
+        by_claim: dict[str, list[int]] = {}
+        for row in rows:
+            by_claim.setdefault(moving[row.endpoint_id], []).append(int(row.id))
+        for claim, ids in by_claim.items():
+            await conn.execute(
+                update(_D).where(_D.c.id.in_(ids)).values(claimed_by=claim, lease_until=lease_until)
+            )
+        return {
+            row.endpoint_id: _claimed(row, moving[row.endpoint_id], lease_until) for row in rows
+        }
 
     def _finished(
         self,

@@ -16,6 +16,7 @@ from roomkey.store.records import (
     AuditRecord,
     BanRecord,
     ClaimedDelivery,
+    DeliveryOutcome,
     DeliveryRecord,
     DeliveryStatus,
     EventsFor,
@@ -183,6 +184,9 @@ class Store(Protocol):
         error: str | None = None,
         retry_at: float | None = None,
     ) -> tuple[bool, ClaimedDelivery | None]: ...
+    async def finish_many(
+        self, outcomes: Sequence[DeliveryOutcome], *, now: float, lease_s: float
+    ) -> list[tuple[bool, ClaimedDelivery | None]]: ...
     async def release_deliveries(self, claims: Sequence[str]) -> int: ...
     async def list_deliveries(
         self,

@@ -258,10 +258,23 @@ class ClaimedDelivery:
     claim: str
 
 
+@dataclass(frozen=True, slots=True)
+class DeliveryOutcome:
+    """How an attempt at a claimed delivery ended: delivered, else retried at ``retry_at``,
+    else (no ``retry_at``) dead."""
+
+    claimed: ClaimedDelivery
+    delivered: bool
+    status_code: int | None = None
+    error: str | None = None
+    retry_at: float | None = None
+
+
 __all__ = [
     "AuditRecord",
     "BanRecord",
     "ClaimedDelivery",
+    "DeliveryOutcome",
     "DeliveryRecord",
     "DeliveryStatus",
     "EventsFor",

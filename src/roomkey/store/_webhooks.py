@@ -232,7 +232,7 @@ class Webhooks(SqlBase):
         ]
 
     async def _claim_next(
-        self, conn: AsyncConnection, moving: dict[str, str], lease_until: float, now: float
+        self, conn: WriteConnection, moving: dict[str, str], lease_until: float, now: float
     ) -> dict[str, ClaimedDelivery]:
         if not moving:
             return {}

@@ -77,7 +77,8 @@ async def update_webhook(
     body: Annotated[WebhookUpdate, Depends(json_body(WebhookUpdate))],
     service: ServiceDep,
 ) -> WebhookPublic:
-    """Change an endpoint (fields not sent stay); a disabled endpoint's events wait for it."""
+    """Change an endpoint (fields not sent stay). A disabled endpoint gets no new events; the
+    deliveries already queued for it wait until it is enabled again."""
     change = EndpointChange(**body.model_dump())
     return webhook_public(await service.webhooks.update(caller.project_id, webhook_id, change))
 

@@ -43,6 +43,10 @@ def serve(
     host: Annotated[str | None, typer.Option("--host", help="Address to bind.")] = None,
     port: Annotated[int | None, typer.Option("--port", help="Port (default 7800).")] = None,
     database_url: DbOpt = None,
+    redis_url: Annotated[
+        str | None,
+        typer.Option("--redis-url", help="redis://host:port/db, shared by several nodes."),
+    ] = None,
     data_dir: DataOpt = None,
     workers: Annotated[int | None, typer.Option("--workers", help="Worker processes.")] = None,
     log_level: Annotated[
@@ -63,6 +67,7 @@ def serve(
             host=host,
             port=port,
             database_url=database_url,
+            redis_url=redis_url,
             data_dir=data_dir,
             workers=workers,
             log_level=log_level,

@@ -39,6 +39,20 @@ class ServerSettings(BaseSettings):
         None,
         description="sqlite:///path or postgresql://user@host/db; default SQLite in data_dir.",
     )
+    redis_url: str | None = Field(
+        None,
+        description="redis://host:port/db. With it, nodes on one PostgreSQL database share "
+        "state changes, live rooms and rate limits through Redis; without it a node polls the "
+        "database for changes (refresh_interval_s) and keeps rooms and rate limits to itself.",
+    )
+    redis_namespace: str = Field(
+        "roomkey",
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="Prefix of every Redis key and channel: the nodes of one deployment share "
+        "it, two deployments on one Redis server need two.",
+    )
     master_key: SecretStr | None = Field(
         None,
         description="Base64url 32-byte key encrypting secrets at rest; default a 0600 key file.",
@@ -64,8 +78,9 @@ class ServerSettings(BaseSettings):
         1.0,
         gt=0,
         le=60,
-        description="How often a node (with several workers, or PostgreSQL) checks whether keys, "
-        "rooms, roles or revocations changed, and reloads them if they did.",
+        description="How often a node (with several workers, or PostgreSQL) reads the change "
+        "feed in the database and applies what other nodes changed; with Redis, changes "
+        "arrive sooner and this is the fallback while Redis is down.",
     )
     audit_batch_max: int = Field(256, ge=1, le=10000, description="Audit rows per group commit.")
     webhook_delivery: bool = Field(

@@ -39,12 +39,14 @@ import base64
 import http.client
 import json
 import os
+import re
 import secrets
 import statistics
 import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -212,16 +214,28 @@ def throughput(ports: list[int], token: str, seconds: float) -> dict[str, float]
     def load(port: int) -> None:
         results[port] = wrk(port, "/token", ROOMKEY_BODY, f"Bearer {token}", 64, seconds)
 
+    before = [audit_totals(p) for p in ports]
     threads = [threading.Thread(target=load, args=(p,)) for p in ports]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    after = [audit_totals(p) for p in ports]
+    commits = sum(a[0] - b[0] for a, b in zip(after, before, strict=True))
+    rows = sum(a[1] - b[1] for a, b in zip(after, before, strict=True))
     return {
+        "audit_rows_per_commit": round(rows / commits, 1) if commits else 0.0,
         "req_per_s": sum(r["rps"] for r in results.values()),
         "p99_ms": max(r["p99_us"] for r in results.values()) / 1000,
         "errors": sum(r["non2xx"] + r["errors"] for r in results.values()),
     }
+
+
+def audit_totals(port: int) -> tuple[float, float]:
+    """(audit commits, audit rows) so far on the node, from its /metrics."""
+    text = urllib.request.urlopen(f"http://{HOST}:{port}/metrics", timeout=10).read().decode()
+    values = dict(re.findall(r"^(roomkey_audit_\w+_total) (\S+)$", text, re.M))
+    return float(values["roomkey_audit_commits_total"]), float(values["roomkey_audit_rows_total"])
 
 
 def webhook_rate(ports: list[int], token: str, events: int, endpoints: int) -> dict[str, Any]:
@@ -264,7 +278,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {"runs": args.runs, "cases": []}
     for size in args.nodes:
         case: dict[str, Any] = {"nodes": size}
-        prop, poll, rates, p99s, hooks = [], [], [], [], []
+        prop, poll, rates, p99s, hooks, batches = [], [], [], [], [], []
         for n in range(args.runs):
             with (
                 database(args.database_url) as url,
@@ -278,6 +292,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 result = throughput(ports, token, args.seconds)
                 rates.append(result["req_per_s"])
                 p99s.append(result["p99_ms"])
+                batches.append(result["audit_rows_per_commit"])
                 hooks.append(webhook_rate(ports, token, args.events, args.endpoints)["per_s"])
             if size > 1:
                 with database(args.database_url) as url, cluster(size, url, None) as (ports, token):
@@ -289,6 +304,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         case["token_req_per_s"] = round(statistics.median(rates), 1)
         case["token_p99_ms"] = round(statistics.median(p99s), 2)
         case["webhooks_per_s"] = round(statistics.median(hooks), 1)
+        case["audit_rows_per_commit"] = round(statistics.median(batches), 1)
         if prop:
             case["propagation_ms"] = {
                 "p50": round(percentile(prop, 0.5), 2),
@@ -311,7 +327,7 @@ def print_table(result: dict[str, Any]) -> None:
     print(f"roomkey on several nodes (PostgreSQL + Redis), medians of {result['runs']} run(s)")
     print(
         f"{'nodes':>5} {'revocation p50/p99 ms':>22} {'polling p50/p99 ms':>19} "
-        f"{'tokens/s':>9} {'x1 node':>7} {'p99 ms':>7} {'hooks/s':>8}"
+        f"{'tokens/s':>9} {'x1 node':>7} {'p99 ms':>7} {'rows/commit':>11} {'hooks/s':>8}"
     )
     for c in result["cases"]:
         prop = c.get("propagation_ms")
@@ -320,7 +336,8 @@ def print_table(result: dict[str, Any]) -> None:
         peer = f"{poll['p50']:.0f} / {poll['p99']:.0f}" if poll else "-"
         print(
             f"{c['nodes']:>5} {shown:>22} {peer:>19} {c['token_req_per_s']:>9.0f} "
-            f"{c['throughput_ratio']:>7.2f} {c['token_p99_ms']:>7.1f} {c['webhooks_per_s']:>8.0f}"
+            f"{c['throughput_ratio']:>7.2f} {c['token_p99_ms']:>7.1f} "
+            f"{c['audit_rows_per_commit']:>11.1f} {c['webhooks_per_s']:>8.0f}"
         )
     for c in result["cases"]:
         if "propagation_ms" in c and c["propagation_ms"]["p50"] > 0:

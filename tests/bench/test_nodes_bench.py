@@ -53,4 +53,5 @@ def test_a_tiny_run_reports_propagation_throughput_and_webhooks() -> None:
     assert case["nodes"] == 2 and case["propagation_ms"]["samples"] == 3
     assert case["polling_ms"]["samples"] == 3
     assert case["token_req_per_s"] > 0 and case["webhooks_per_s"] >= 0
+    assert case["audit_rows_per_commit"] >= 1
     assert "target: a revocation enforced on every node within 1 s" in done.stdout

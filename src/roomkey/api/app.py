@@ -94,6 +94,7 @@ def create_app(
     app.state.metrics.watch_admission(lambda: _admission_of(app))
     app.state.metrics.watch_webhooks(lambda: getattr(_service_of(app), "webhooks", None))
     app.state.metrics.watch_feed(lambda: _feed_of(app))
+    app.state.metrics.watch_audit(lambda: getattr(_service_of(app), "audit", None))
     app.state.limiter = RateLimiter()
     if service is not None:
         app.state.service = service

@@ -84,6 +84,10 @@ class Metrics:
         """Export this node's webhook delivery counters, read from ``webhooks()`` at scrape."""
         self.registry.register(WebhookCollector(webhooks))
 
+    def watch_audit(self, audit: Callable[[], Any]) -> None:
+        """Export the audit group commit's totals (commits and rows), read at scrape."""
+        self.registry.register(AuditCollector(audit))
+
     def watch_feed(self, feed: Callable[[], Any]) -> None:
         """Export the change feed's revision, Redis link and counters, read at scrape."""
         self.registry.register(FeedCollector(feed))
@@ -195,4 +199,22 @@ class FeedCollector(Collector):
             "roomkey_feed_lag_seconds",
             "From commit (its node's clock) to applied here, for the last change applied",
             value=counters.last_lag_s,
+        )
+
+
+class AuditCollector(Collector):
+    """The audit log's group commit: rows per commit is their ratio."""
+
+    def __init__(self, audit: Callable[[], Any]) -> None:
+        self._audit = audit
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        audit = self._audit()
+        if audit is None:
+            return
+        yield CounterMetricFamily(
+            "roomkey_audit_commits", "Audit transactions committed", value=audit.commits
+        )
+        yield CounterMetricFamily(
+            "roomkey_audit_rows", "Audit rows committed (one per token)", value=audit.rows
         )

@@ -9,7 +9,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
-from roomkey.api.dashboard import manage, pages, rooms
+from roomkey.api.dashboard import manage, pages, roles, rooms, webhooks
 from roomkey.api.dashboard.web import PREFIX
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -19,7 +19,7 @@ HTMX_VERSION = "2.0.11"  # the npm package htmx.org that static/htmx.min.js come
 
 def install_dashboard(app: FastAPI) -> None:
     """Serve the dashboard's pages and its packaged assets."""
-    for module in (pages, manage, rooms):
+    for module in (pages, manage, rooms, roles, webhooks):
         app.include_router(module.router)
     app.mount(STATIC_PATH, StaticFiles(directory=STATIC), name="dashboard-assets")
 

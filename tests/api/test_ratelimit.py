@@ -3,6 +3,7 @@ does while Redis is out (a private redis-server, stopped and started again)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import sys
@@ -66,6 +67,17 @@ async def test_two_nodes_count_one_limit(nodes: tuple[SharedRateLimiter, ...]) -
     await b.hit("issue:k2", 6)  # another key, another counter
     await b.hit("issue:k1", 7)  # another limit value, another counter
     assert not a.degraded and not b.degraded and a.failures == b.failures == 0
+
+
+async def test_concurrent_hits_on_two_nodes_are_counted_exactly(
+    nodes: tuple[SharedRateLimiter, ...],
+) -> None:
+    a, b = nodes
+    hits = [(a if i % 2 else b).hit("issue:k", 30) for i in range(50)]
+    outcomes = await asyncio.gather(*hits, return_exceptions=True)
+    refused = [o for o in outcomes if isinstance(o, RateLimitedError)]
+    assert len(refused) == 20 and outcomes.count(None) == 30
+    assert a.batches + b.batches < 50  # sent together, not one call per hit
 
 
 async def test_the_window_lives_under_the_namespace_and_expires(

@@ -8,10 +8,11 @@ count is at most the limit; counters are separate per limit value.
   ``MemoryStorage`` starts a timer thread every 10 ms to expire keys, which costs the event loop
   more than the whole check (expired windows are dropped here on use and by an occasional sweep).
 - :class:`SharedRateLimiter` counts in Redis (with ``redis_url``), so one limit holds across
-  every node: one ``EVALSHA`` per hit of a script that increments, opens the window and returns
-  its remaining time, so a refusal's ``Retry-After`` needs no second round trip (``limits``'
-  Redis storage runs the same increment, then asks for the expiry separately; measured in
-  bench/README.md, "Shared rate limits"). When Redis does not answer within
+  every node: a script that increments, opens the window and returns its remaining time, so a
+  refusal's ``Retry-After`` needs no second round trip (``limits``' Redis storage runs the same
+  increment, then asks for the expiry separately), and that counts a batch of hits in one
+  call, so that a loaded node pays one round trip per batch rather than one per request
+  (measured in bench/README.md, "Shared rate limits"). When Redis does not answer within
   :data:`REDIS_HIT_TIMEOUT_S`, the hit is counted by the node's own :class:`RateLimiter`
   instead (the limit then holds per node: at most N times the limit over N nodes), a warning is
   logged once per outage and the metrics say so; Redis is tried again after
@@ -21,6 +22,7 @@ count is at most the limit; counters are separate per limit value.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import threading
@@ -42,19 +44,29 @@ RETRY_REDIS_AFTER_S = 1.0
 
 log = logging.getLogger("roomkey.ratelimit")
 
-# KEYS[1]: the window's counter. ARGV[1]: the window in ms. Returns {count, ms left}.
+# KEYS: window counters. ARGV[1]: the window in ms; ARGV[i + 1]: the hits on KEYS[i].
+# Returns {count, ms left} for each key in turn. A counter without an expiry (set by hand, or
+# left by a crash between the two calls, which a script rules out) is given one again.
 _HIT_SCRIPT = """
-local count = redis.call('INCR', KEYS[1])
-if count == 1 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
-  return {count, tonumber(ARGV[1])}
+local window = tonumber(ARGV[1])
+local out = {}
+for i, key in ipairs(KEYS) do
+  local hits = tonumber(ARGV[i + 1])
+  local count = redis.call('INCRBY', key, hits)
+  local left = window
+  if count == hits then
+    redis.call('PEXPIRE', key, window)
+  else
+    left = redis.call('PTTL', key)
+    if left < 0 then
+      redis.call('PEXPIRE', key, window)
+      left = window
+    end
+  end
+  out[2 * i - 1] = count
+  out[2 * i] = left
 end
-local left = redis.call('PTTL', KEYS[1])
-if left < 0 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
-  left = tonumber(ARGV[1])
-end
-return {count, left}
+return out
 """
 
 
@@ -121,18 +133,28 @@ class RateLimiter:
 
 
 class SharedRateLimiter:
-    """Counts hits per key in Redis, for every node of the deployment (see the module)."""
+    """Counts hits per key in Redis, for every node of the deployment (see the module).
+
+    Hits are sent in batches: the hits that arrive while a batch is on its way (or within one
+    turn of the event loop) go together in the next, as one script call that adds each key's
+    number of hits. Counting stays exact (every hit waits for its count from Redis, and ``n``
+    hits on a key that reach ``c`` are the hits numbered ``c - n + 1`` to ``c``), while a loaded
+    node pays one round trip per batch rather than per request.
+    """
 
     shared = True
 
     def __init__(self, link: RedisLink, clock: Callable[[], float] = time.monotonic) -> None:
         self.link = link
         self.local = RateLimiter()  # while Redis does not answer
-        self.failures = 0  # hits Redis failed to count (each one counted locally)
+        self.failures = 0  # batches Redis failed to count (their hits then counted locally)
         self.local_hits = 0  # hits counted locally because Redis was out
+        self.batches = 0  # batches Redis counted
         self._script: Any = link.client.register_script(_HIT_SCRIPT)
         self._clock = clock
         self._down_until: float | None = None  # while set, Redis is out
+        self._pending: dict[str, list[asyncio.Future[tuple[int, int]]]] = {}
+        self._sender: asyncio.Task[None] | None = None
 
     @property
     def degraded(self) -> bool:
@@ -145,36 +167,88 @@ class SharedRateLimiter:
         Raises RateLimitedError over ``per_minute``; never a Redis error.
         """
         if self._down_until is not None and self._clock() < self._down_until:
-            self.local_hits += 1
-            self.local.hit_now(key, per_minute)
+            self._count_locally(key, per_minute)
             return
         name = self.link.key("ratelimit", str(per_minute), key)
+        waiter: asyncio.Future[tuple[int, int]] = asyncio.get_running_loop().create_future()
+        self._pending.setdefault(name, []).append(waiter)
+        if self._sender is None:
+            self._sender = asyncio.get_running_loop().create_task(self._send_batches())
+        try:
+            count, left_ms = await waiter
+        except RedisOutError:
+            self._count_locally(key, per_minute)
+            return
+        if count > per_minute:
+            raise refusal(per_minute, left_ms / 1000)
+
+    async def close(self) -> None:
+        """Stop sending and close the Redis connections."""
+        if self._sender is not None:
+            self._sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sender
+        await self.link.close()
+
+    def _count_locally(self, key: str, per_minute: int) -> None:
+        self.local_hits += 1
+        self.local.hit_now(key, per_minute)
+
+    async def _send_batches(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, {}
+                await self._send(batch)
+        finally:
+            self._sender = None
+
+    async def _send(self, batch: dict[str, list[asyncio.Future[tuple[int, int]]]]) -> None:
+        names = list(batch)
         try:
             async with asyncio.timeout(REDIS_HIT_TIMEOUT_S):
-                count, left_ms = await self._script(keys=[name], args=[WINDOW_S * 1000])
-        except Exception as exc:  # any failure of Redis: count here, never refuse or hang
+                args = [WINDOW_S * 1000, *(len(batch[name]) for name in names)]
+                answer = await self._script(keys=names, args=args)
+        except Exception as exc:  # any failure of Redis: count locally, never refuse or hang
             self._went_down(exc)
-            self.local_hits += 1
-            self.local.hit_now(key, per_minute)
+            for waiters in batch.values():
+                _settle(waiters, error=RedisOutError())
             return
+        self.batches += 1
         if self._down_until is not None:
             self._down_until = None
             log.warning("Redis answers again: rate limits are shared across nodes again")
-        if int(count) > per_minute:
-            raise refusal(per_minute, int(left_ms) / 1000)
-
-    async def close(self) -> None:
-        """Close the Redis connections."""
-        await self.link.close()
+        for i, name in enumerate(names):
+            count, left_ms, waiters = int(answer[2 * i]), int(answer[2 * i + 1]), batch[name]
+            first = count - len(waiters) + 1
+            _settle(waiters, counts=[(first + n, left_ms) for n in range(len(waiters))])
 
     def _went_down(self, exc: BaseException) -> None:
         self.failures += 1
         if self._down_until is None:
             log.warning(
-                "Redis did not count a rate-limit hit (%s): counting per node until it answers",
+                "Redis did not count rate-limit hits (%s): counting per node until it answers",
                 type(exc).__name__,
             )
         self._down_until = self._clock() + RETRY_REDIS_AFTER_S
+
+
+class RedisOutError(Exception):
+    """Redis did not count a batch (internal: its hits are counted locally)."""
+
+
+def _settle(
+    waiters: list[asyncio.Future[tuple[int, int]]],
+    *,
+    counts: list[tuple[int, int]] | None = None,
+    error: Exception | None = None,
+) -> None:
+    for n, waiter in enumerate(waiters):
+        if waiter.done():  # its request was cancelled (the client went away)
+            continue
+        if counts is not None:
+            waiter.set_result(counts[n])
+        else:
+            waiter.set_exception(error or RedisOutError())
 
 
 def build_limiter(settings: ServerSettings) -> RateLimiter | SharedRateLimiter:

@@ -24,7 +24,7 @@ class RecordingLimiter:
     def __init__(self) -> None:
         self.hits: list[tuple[str, int]] = []
 
-    def hit(self, key: str, per_minute: int) -> None:
+    async def hit(self, key: str, per_minute: int) -> None:
         self.hits.append((key, per_minute))
 
 
@@ -87,9 +87,9 @@ async def test_the_sandbox_serves_only_where_enabled_capped_and_limited(
 
 async def test_issuance_limit_is_the_projects_else_the_servers(service: RoomkeyService) -> None:
     caller, limiter = caller_of(service), RecordingLimiter()
-    service.tokens.count_issuance(caller, limiter)
+    await service.tokens.count_issuance(caller, limiter)
     await service.projects.update_settings(caller.project_id, {"rate_limit_per_min": 5})
-    service.tokens.count_issuance(caller, limiter)
+    await service.tokens.count_issuance(caller, limiter)
     assert limiter.hits == [(f"issue:{caller.kid}", 6000), (f"issue:{caller.kid}", 5)]
 
 

@@ -11,12 +11,13 @@ from fastapi import FastAPI
 
 from roomkey import __version__
 from roomkey.api.access import annotate
+from roomkey.api.clients import parse_networks
 from roomkey.api.dashboard import install_dashboard
 from roomkey.api.errors import ERROR_RESPONSES, install_error_handlers
 from roomkey.api.hot import RoomkeyApp
 from roomkey.api.metrics import Metrics
 from roomkey.api.middleware import BodyLimit, Observe
-from roomkey.api.ratelimit import RateLimiter
+from roomkey.api.ratelimit import build_limiter
 from roomkey.api.responses import FastJSONResponse
 from roomkey.api.routes import ROUTERS
 from roomkey.api.rules import document_rules
@@ -72,6 +73,7 @@ def create_app(
         try:
             yield
         finally:
+            await app.state.limiter.close()
             if owned:
                 await app.state.service.close()
 
@@ -95,7 +97,9 @@ def create_app(
     app.state.metrics.watch_webhooks(lambda: getattr(_service_of(app), "webhooks", None))
     app.state.metrics.watch_feed(lambda: _feed_of(app))
     app.state.metrics.watch_audit(lambda: getattr(_service_of(app), "audit", None))
-    app.state.limiter = RateLimiter()
+    app.state.limiter = build_limiter(settings)
+    app.state.metrics.watch_ratelimit(lambda: app.state.limiter)
+    app.state.trusted_proxies = parse_networks(settings.trusted_proxies)
     if service is not None:
         app.state.service = service
     install_error_handlers(app)

@@ -19,7 +19,8 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from starlette.types import Scope
 
-from roomkey.api.ratelimit import RateLimiter
+from roomkey.api.clients import Network, client_address
+from roomkey.api.ratelimit import Limiter
 from roomkey.capabilities import Capability
 from roomkey.errors import DuplicateHeaderError
 from roomkey.service import Caller, RoomkeyService
@@ -33,14 +34,20 @@ async def get_service(request: Request) -> RoomkeyService:
     return service
 
 
-async def get_limiter(request: Request) -> RateLimiter:
-    """The node's rate limiter."""
-    limiter: RateLimiter = request.app.state.limiter
+async def get_limiter(request: Request) -> Limiter:
+    """The node's rate limiter (shared through Redis when the node has it)."""
+    limiter: Limiter = request.app.state.limiter
     return limiter
 
 
+def request_client(request: Request) -> str:
+    """The request's client address (the socket peer unless a trusted proxy says otherwise)."""
+    return client_address(request.scope, request.app.state.trusted_proxies)
+
+
 ServiceDep = Annotated[RoomkeyService, Depends(get_service)]
-LimiterDep = Annotated[RateLimiter, Depends(get_limiter)]
+LimiterDep = Annotated[Limiter, Depends(get_limiter)]
+ClientDep = Annotated[str, Depends(request_client)]
 
 
 def authorization_header(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
@@ -73,20 +80,24 @@ class Requires:
         # the path parameter naming the room a room-bound right is checked for
         self.room_param = room_param
 
-    def resolve(
-        self, service: RoomkeyService, scope: Scope, limiter: RateLimiter | None = None
+    async def resolve(
+        self, service: RoomkeyService, scope: Scope, limiter: Limiter | None = None
     ) -> Caller:
         """The authorised caller of the request ``scope`` (401, 403, 400 or 429 otherwise).
 
         ``limiter`` is required when the pipeline counts issuances.
         """
-        header = authorization_header(scope["headers"])
-        room = scope.get("path_params", {}).get(self.room_param) if self.room_param else None
-        caller = service.authorize(header, self.capability, room=room)
+        caller = self.authorize(service, scope)
         if self.issues:
             assert limiter is not None, "an issuing pipeline needs the rate limiter"
-            service.tokens.count_issuance(caller, limiter)
+            await service.tokens.count_issuance(caller, limiter)
         return caller
+
+    def authorize(self, service: RoomkeyService, scope: Scope) -> Caller:
+        """The caller's header, token and capability (:meth:`resolve` without the count)."""
+        header = authorization_header(scope["headers"])
+        room = scope.get("path_params", {}).get(self.room_param) if self.room_param else None
+        return service.authorize(header, self.capability, room=room)
 
     async def __call__(
         self,
@@ -96,7 +107,7 @@ class Requires:
         # ``authorization`` is declared for the OpenAPI document; the raw headers are read so
         # that a repeated header is refused instead of the first one winning.
         app = request.app
-        return self.resolve(app.state.service, request.scope, app.state.limiter)
+        return await self.resolve(app.state.service, request.scope, app.state.limiter)
 
     def __repr__(self) -> str:
         return f"Requires({self.capability.value!r})"
@@ -135,16 +146,22 @@ AdminCaller = Annotated[Caller, Depends(ADMIN)]
 IssuerDep = Annotated[Caller, Depends(TOKENS_ISSUE)]
 
 
-def optional_verifier(service: RoomkeyService, scope: Scope) -> Caller | None:
-    """A caller with tokens:verify when the request carries a token, else None (verify route).
+async def optional_verifier(
+    service: RoomkeyService, scope: Scope, limiter: Limiter, trusted: tuple[Network, ...]
+) -> Caller | None:
+    """A caller with tokens:verify when the request carries a token, else None (verify route);
+    either way, one verification counted (per caller, else per client address).
 
     The verify route takes no caller token by default (media servers call it with the
     participant's token alone); one that is sent is checked like any other and fixes the
-    project the verification is bound to.
+    project the verification is bound to. Raises what :meth:`Requires.authorize` raises, and
+    RateLimitedError.
     """
-    if authorization_header(scope["headers"]) is None:
-        return None
-    return TOKENS_VERIFY.resolve(service, scope)
+    caller = None
+    if authorization_header(scope["headers"]) is not None:
+        caller = TOKENS_VERIFY.authorize(service, scope)
+    await service.tokens.count_verification(caller, client_address(scope, trusted), limiter)
+    return caller
 
 
 async def optional_verifier_dep(
@@ -155,4 +172,7 @@ async def optional_verifier_dep(
     ] = None,
 ) -> Caller | None:
     """:func:`optional_verifier` as a route dependency (the header declared for OpenAPI)."""
-    return optional_verifier(request.app.state.service, request.scope)
+    state = request.app.state
+    return await optional_verifier(
+        state.service, request.scope, state.limiter, state.trusted_proxies
+    )

@@ -12,6 +12,7 @@ from roomkey import errors
 from roomkey._codec import MAX_JSON_DEPTH
 from roomkey.api.app import create_app
 from roomkey.api.errors import HTTP_STATUS
+from roomkey.api.ratelimit import REDIS_HIT_TIMEOUT_S, RETRY_REDIS_AFTER_S
 from roomkey.claims import MAX_CLAIM_DEPTH
 from roomkey.service import load_settings, settings_table
 from roomkey.service.admission.protocol import CLOSE_MEANING, StreamLimits
@@ -41,6 +42,20 @@ body that is not JSON (whitespace alone is not) is 422; an empty body (no bytes)
 options only where the body is optional (marked "Body optional" below). A body nests objects
 and arrays at most {MAX_JSON_DEPTH} levels deep, as a token's payload may, so a member such as
 `metadata` at most {MAX_CLAIM_DEPTH} (400 `nested_too_deep`, the member in `details.field`).
+
+**Rate limits.** Fixed one-minute windows (a window opens at a key's first request and lasts
+60 s; refused requests count too). Token issuance (`/v1/tokens`, `/token`, `/createToken`) is
+limited per caller key (`rate_limit_per_min`, or the project's own); `POST /v1/tokens/verify`
+and `GET /rtc/validate` per client address, or per caller key when a server token is sent
+(`verify_rate_limit_per_min`); the sandbox per sandbox id and client address
+(`sandbox_rate_limit_per_min`). Over a limit the answer is 429 `rate_limited` with
+`Retry-After` (seconds until the window ends) and `details.retry_after_s`. With `redis_url`,
+every node counts in Redis, so a limit holds for the whole deployment; when Redis does not
+answer within {REDIS_HIT_TIMEOUT_S:g} s, a node counts on its own (a limit then holds per node,
+so at most N times it over N nodes), logs a warning, exports `roomkey_ratelimit_shared 0`, and
+tries Redis again every {RETRY_REDIS_AFTER_S:g} s. The client address is the socket peer; behind
+a proxy, list the proxy in `trusted_proxies` so that `X-Forwarded-For` is read (from the right,
+skipping trusted hops), and only then.
 """
 
 

@@ -48,7 +48,7 @@ _JSON = (b"content-type", b"application/json")
 async def livekit_token(app: FastAPI, scope: Scope, body: bytes) -> tuple[int, Any]:
     """`POST /token` (see ``routers.tokens.livekit_token``)."""
     service: RoomkeyService = app.state.service
-    caller = TOKENS_ISSUE.resolve(service, scope, app.state.limiter)
+    caller = await TOKENS_ISSUE.resolve(service, scope, app.state.limiter)
     request = parse_json(body, LiveKitTokenRequest)
     return 201, await livekit_outcome(service, caller, request, app.state.metrics)
 
@@ -56,7 +56,8 @@ async def livekit_token(app: FastAPI, scope: Scope, body: bytes) -> tuple[int, A
 async def verify_token(app: FastAPI, scope: Scope, body: bytes) -> tuple[int, Any]:
     """`POST /v1/tokens/verify` (see ``routers.tokens.verify_token``)."""
     service: RoomkeyService = app.state.service
-    caller = optional_verifier(service, scope)
+    state = app.state
+    caller = await optional_verifier(service, scope, state.limiter, state.trusted_proxies)
     request = parse_json(body, VerifyRequest)
     return 200, verify_outcome(service, request, app.state.metrics, caller)
 

@@ -92,6 +92,10 @@ class Metrics:
         """Export the change feed's revision, Redis link and counters, read at scrape."""
         self.registry.register(FeedCollector(feed))
 
+    def watch_ratelimit(self, limiter: Callable[[], Any]) -> None:
+        """Export whether rate limits are shared through Redis, read from ``limiter()``."""
+        self.registry.register(RateLimitCollector(limiter))
+
     def _child(self, metric: Counter | Histogram, *labels: str) -> Any:
         key = (id(metric), *labels)
         child = self._children.get(key)
@@ -217,4 +221,31 @@ class AuditCollector(Collector):
         )
         yield CounterMetricFamily(
             "roomkey_audit_rows", "Audit rows committed (one per token)", value=audit.rows
+        )
+
+
+class RateLimitCollector(Collector):
+    """Whether the node's rate limits are counted in Redis now, and how often they were not."""
+
+    def __init__(self, limiter: Callable[[], Any]) -> None:
+        self._limiter = limiter
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        limiter = self._limiter()
+        if not getattr(limiter, "shared", False):
+            return
+        yield GaugeMetricFamily(
+            "roomkey_ratelimit_shared",
+            "1 while rate limits are counted in Redis for every node, 0 while Redis is out",
+            value=0 if limiter.degraded else 1,
+        )
+        yield CounterMetricFamily(
+            "roomkey_ratelimit_redis_failures",
+            "Rate-limit hits Redis failed to count (each then counted by this node)",
+            value=limiter.failures,
+        )
+        yield CounterMetricFamily(
+            "roomkey_ratelimit_local_hits",
+            "Rate-limit hits counted by this node alone because Redis was out",
+            value=limiter.local_hits,
         )

@@ -81,6 +81,9 @@ def serve(settings: ServerSettings) -> None:
         log_level=settings.log_level,
         access_log=False,
         server_header=False,
+        # the client address is the socket peer; X-Forwarded-For is read by roomkey itself, and
+        # only from the proxies named in trusted_proxies (roomkey.api.clients)
+        proxy_headers=False,
         ws_max_size=WS_MAX_BYTES,
         ws_ping_interval=WS_PING_INTERVAL_S,
         ws_ping_timeout=WS_PING_TIMEOUT_S,

@@ -7,6 +7,7 @@ are ``SecretStr``: masked in every repr and log line.
 
 from __future__ import annotations
 
+import ipaddress
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,19 @@ class ServerSettings(BaseSettings):
     sandbox_rate_limit_per_min: int = Field(
         60, ge=1, description="Sandbox issuances per minute per sandbox id and client address."
     )
+    verify_rate_limit_per_min: int = Field(
+        6000,
+        ge=1,
+        description="Verifications per minute (POST /v1/tokens/verify, GET /rtc/validate) per "
+        "client address, or per caller when a server token is sent.",
+    )
+    trusted_proxies: str = Field(
+        "",
+        description="Comma-separated addresses or networks (10.0.0.0/8) of the proxies in front "
+        "of the nodes. Only a request whose socket peer is one of them has its client address "
+        "read from X-Forwarded-For (for the limits per client address); by default the socket "
+        "peer is the client.",
+    )
     sandbox_max_ttl_s: int = Field(900, ge=60, description="TTL cap for sandbox tokens.")
     refresh_interval_s: float = Field(
         1.0,
@@ -129,6 +143,14 @@ class ServerSettings(BaseSettings):
         if value.lower() not in {"debug", "info", "warning", "error"}:
             raise ValueError("log_level must be debug, info, warning or error")
         return value.lower()
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for entry in (part.strip() for part in value.split(",")):
+            if entry:
+                ipaddress.ip_network(entry, strict=False)  # ValueError names the entry
+        return value
 
     @model_validator(mode="after")
     def _lease_covers_an_attempt(self) -> ServerSettings:

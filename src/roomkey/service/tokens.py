@@ -66,9 +66,9 @@ class VerifyOutcome:
 
 
 class Limiter(Protocol):
-    """Counts hits per key (the API's per-node rate limiter)."""
+    """Counts hits per key (the API's rate limiter: per node, or shared through Redis)."""
 
-    def hit(self, key: str, per_minute: int) -> None:
+    async def hit(self, key: str, per_minute: int) -> None:
         """Count one hit for ``key``; raises RateLimitedError over ``per_minute``."""
 
 
@@ -137,13 +137,24 @@ class TokenService:
         await self.audit.record(_audit_row(caller, minted, endpoint))
         return minted
 
-    def count_issuance(self, caller: Caller, limiter: Limiter) -> None:
+    async def count_issuance(self, caller: Caller, limiter: Limiter) -> None:
         """Count one issuance against the caller's limit: the project's, else the server's.
 
         Raises RateLimitedError (from ``limiter``) over the limit.
         """
         per_min = self.ctx.project(caller.project_id).record.settings.rate_limit_per_min
-        limiter.hit(f"issue:{caller.kid}", per_min or self.ctx.settings.rate_limit_per_min)
+        await limiter.hit(f"issue:{caller.kid}", per_min or self.ctx.settings.rate_limit_per_min)
+
+    async def count_verification(
+        self, caller: Caller | None, client: str, limiter: Limiter
+    ) -> None:
+        """Count one verification: the caller's when a server token came, else the client
+        address's (the route takes no credential, so the address is all there is).
+
+        Raises RateLimitedError (from ``limiter``) over ``verify_rate_limit_per_min``.
+        """
+        who = f"key:{caller.kid}" if caller is not None else f"addr:{client}"
+        await limiter.hit(f"verify:{who}", self.ctx.settings.verify_rate_limit_per_min)
 
     async def issue_sandbox(
         self,
@@ -164,7 +175,7 @@ class TokenService:
         if project is None or not project.record.settings.sandbox_enabled:
             raise NotFoundError("no sandbox is enabled under that X-Sandbox-ID")
         project_id, settings = project.record.id, self.ctx.settings
-        limiter.hit(f"sandbox:{project_id}:{client}", settings.sandbox_rate_limit_per_min)
+        await limiter.hit(f"sandbox:{project_id}:{client}", settings.sandbox_rate_limit_per_min)
         caller = Caller(project_id, self._sandbox_key(project_id), "sandbox")
         _sandbox_log.warning(
             "SANDBOX token issued for project %s (development only; no caller auth)", project_id

@@ -37,7 +37,7 @@ AUDIT_PAGE = 50
 
 
 async def _keys_page(current: Visit, status: int = 200, **context: Any) -> Response:
-    caller = current.require(KEYS)
+    caller = await current.require(KEYS)
     records = await current.service.keys.list_keys(caller.project_id)
     jwks = [r.public_jwk for r in records if r.public_jwk and r.status == "active"]
     context.setdefault("created", None)
@@ -56,7 +56,7 @@ async def keys_page(request: Request) -> Response:
 async def create_key(request: Request) -> Response:
     """A new API key (its secret in this answer only) or signing key."""
     current = await visit(request)
-    caller = current.require(KEYS)
+    caller = await current.require(KEYS)
     form = await read_form(request)
     try:
         body = parse(
@@ -84,7 +84,7 @@ async def create_key(request: Request) -> Response:
 async def rotate_key(request: Request, kid: str) -> Response:
     """A new key replacing ``kid``; the old one verifies during the overlap."""
     current = await visit(request)
-    caller = current.require(KEYS)
+    caller = await current.require(KEYS)
     form = await read_form(request)
     try:
         overlap = parse(KeyRotate, {"overlap_s": integer(form, "overlap_s") or 0}).overlap_s
@@ -98,7 +98,7 @@ async def rotate_key(request: Request, kid: str) -> Response:
 async def disable_key(request: Request, kid: str) -> Response:
     """Stop a key at once."""
     current = await visit(request)
-    caller = current.require(KEYS)
+    caller = await current.require(KEYS)
     try:
         await current.service.keys.disable(caller.project_id, kid)
     except RoomkeyError as exc:
@@ -110,7 +110,7 @@ async def disable_key(request: Request, kid: str) -> Response:
 async def delete_key(request: Request, kid: str) -> Response:
     """Delete a key for good."""
     current = await visit(request)
-    caller = current.require(KEYS)
+    caller = await current.require(KEYS)
     try:
         await current.service.keys.delete(caller.project_id, kid)
     except RoomkeyError as exc:
@@ -122,7 +122,7 @@ async def delete_key(request: Request, kid: str) -> Response:
 
 
 async def _revocations_page(current: Visit, status: int = 200, **context: Any) -> Response:
-    caller = current.require(REVOCATIONS)
+    caller = await current.require(REVOCATIONS)
     lifted = current.request.query_params.get("lifted") == "1"
     records = await current.service.revocations.list_revocations(caller.project_id, lifted)
     context.setdefault("problem", None)
@@ -141,7 +141,7 @@ async def revocations_page(request: Request) -> Response:
 async def create_revocation(request: Request) -> Response:
     """Revoke: persisted, then enforced at once."""
     current = await visit(request)
-    caller = current.require(REVOCATIONS)
+    caller = await current.require(REVOCATIONS)
     form = await read_form(request)
     now = int(current.dashboard.now())
     try:
@@ -166,7 +166,7 @@ async def create_revocation(request: Request) -> Response:
 async def lift_revocation(request: Request, revocation_id: str) -> Response:
     """Lift a rule."""
     current = await visit(request)
-    caller = current.require(REVOCATIONS)
+    caller = await current.require(REVOCATIONS)
     await current.service.revocations.lift(caller.project_id, revocation_id)
     return redirect(request, f"{PREFIX}/revocations")
 
@@ -191,7 +191,7 @@ def utc_input(form: Form, name: str) -> int | None:
 async def audit_page(request: Request) -> Response:
     """Issued tokens, newest first, filtered and paginated."""
     current = await visit(request)
-    caller = current.require(AUDIT_READ)
+    caller = await current.require(AUDIT_READ)
     query = Form({k: request.query_params.getlist(k) for k in request.query_params})
     rows, next_cursor = await current.service.projects.list_audit(
         caller.project_id,
@@ -220,7 +220,7 @@ SETTING_NUMBERS = ("default_ttl_s", "max_ttl_s", "rate_limit_per_min", "knock_ti
 
 
 async def _settings_page(current: Visit, status: int = 200, **context: Any) -> Response:
-    caller = current.require(PROJECT)
+    caller = await current.require(PROJECT)
     project = current.service.projects.get(caller.project_id)
     context.setdefault("problem", None)
     context.setdefault("saved", False)
@@ -237,7 +237,7 @@ async def settings_page(request: Request) -> Response:
 async def update_settings(request: Request) -> Response:
     """Change the project's policy (the API's own validation)."""
     current = await visit(request)
-    caller = current.require(PROJECT)
+    caller = await current.require(PROJECT)
     form = await read_form(request)
     try:
         changes: dict[str, Any] = {name: form.checked(name) for name in SETTING_FLAGS}

@@ -159,7 +159,7 @@ async def home(request: Request) -> Response:
 async def inspector_page(request: Request) -> Response:
     """The inspector's form."""
     current = await visit(request)
-    current.require(TOKENS_VERIFY)
+    await current.require(TOKENS_VERIFY)
     return current.render("inspector.html", result=None, form=Form())
 
 
@@ -167,7 +167,7 @@ async def inspector_page(request: Request) -> Response:
 async def inspect(request: Request) -> Response:
     """Every check of the verifier on the pasted token, explained (nothing is kept)."""
     current = await visit(request)
-    caller = current.require(TOKENS_VERIFY)
+    caller = await current.require(TOKENS_VERIFY)
     form = await read_form(request)
     result = await current.dashboard.explainer.explain(
         form.get("token"),
@@ -187,7 +187,7 @@ async def inspect(request: Request) -> Response:
 async def playground_page(request: Request) -> Response:
     """The playground's form."""
     current = await visit(request)
-    current.require(ISSUE_PAGE)
+    await current.require(ISSUE_PAGE)
     return current.render("playground.html", **await _playground_context(current, Form()))
 
 
@@ -210,7 +210,7 @@ async def _playground_context(current: Visit, form: Form) -> dict[str, Any]:
 async def mint(request: Request) -> Response:
     """Mint a temporary token (capped TTL, audited) and show what it says."""
     current = await visit(request)
-    caller = current.require(TOKENS_ISSUE)
+    caller = await current.require(TOKENS_ISSUE)
     form = await read_form(request)
     context = await _playground_context(current, form)
     try:

@@ -40,7 +40,7 @@ PRESET_WORDS = [(role.value, grant_words(grant)) for role, grant in PRESETS.item
 
 
 async def _roles_page(current: Visit, status: int = 200, **context: Any) -> Response:
-    caller = current.require(ROLES)
+    caller = await current.require(ROLES)
     records = await current.service.roles.list_roles(caller.project_id)
     custom = [(r, grant_words(role_from_record(r).grant)) for r in records]
     context.setdefault("problem", None)
@@ -77,7 +77,7 @@ def role_name(form: Form) -> str:
 async def put_role(request: Request) -> Response:
     """Create or replace a custom role (unticked permissions are denied)."""
     current = await visit(request)
-    caller = current.require(ROLES)
+    caller = await current.require(ROLES)
     form = await read_form(request)
     try:
         permissions = permission_fields(form)
@@ -94,7 +94,7 @@ async def put_role(request: Request) -> Response:
 async def delete_role(request: Request, name: str) -> Response:
     """Delete a custom role (tokens already issued keep their permissions)."""
     current = await visit(request)
-    caller = current.require(ROLES)
+    caller = await current.require(ROLES)
     await current.service.roles.delete(caller.project_id, name)
     return redirect(request, f"{PREFIX}/roles")
 
@@ -106,7 +106,7 @@ async def delete_role(request: Request, name: str) -> Response:
 async def ban(request: Request, room: str) -> Response:
     """Ban an identity from the room (its tokens for the room are revoked)."""
     current = await visit(request)
-    caller = current.require(ROOMS_MODERATE, room=room)
+    caller = await current.require(ROOMS_MODERATE, room=room)
     form = await read_form(request)
     body = parse(BanCreate, {"identity": form.get("identity"), "reason": form.get("reason")})
     await current.service.bans.ban(
@@ -119,7 +119,7 @@ async def ban(request: Request, room: str) -> Response:
 async def lift_ban(request: Request, room: str, identity: str) -> Response:
     """Lift a ban (and, when ticked, the revocations it made)."""
     current = await visit(request)
-    caller = current.require(ROOMS_MODERATE, room=room)
+    caller = await current.require(ROOMS_MODERATE, room=room)
     form = await read_form(request)
     await current.service.bans.lift(
         caller.project_id, room, identity, lift_revocations=form.checked("lift_revocations")

@@ -42,7 +42,7 @@ def room_url(room: str) -> str:
 
 
 async def _rooms_page(current: Visit, status: int = 200, **context: Any) -> Response:
-    caller = current.require(ROOMS_READ)
+    caller = await current.require(ROOMS_READ)
     cursor = current.request.query_params.get("cursor") or None
     rooms, next_cursor = await current.service.rooms.list_rooms(
         caller.project_id, limit=ROOMS_PAGE, cursor=cursor
@@ -61,7 +61,7 @@ async def rooms_page(request: Request) -> Response:
 async def create_room(request: Request) -> Response:
     """Create a room (with a custom id, a repeat finds the existing one)."""
     current = await visit(request)
-    caller = current.require(ROOMS_WRITE)
+    caller = await current.require(ROOMS_WRITE)
     form = await read_form(request)
     try:
         body = parse(
@@ -87,7 +87,7 @@ async def create_room(request: Request) -> Response:
 async def deactivate_room(request: Request, room: str) -> Response:
     """Deactivate a room: its tokens are refused, its sessions end."""
     current = await visit(request)
-    caller = current.require(ROOMS_WRITE)
+    caller = await current.require(ROOMS_WRITE)
     await current.service.rooms.deactivate(caller.project_id, room)
     return redirect(request, f"{PREFIX}/rooms")
 
@@ -97,7 +97,7 @@ async def deactivate_room(request: Request, room: str) -> Response:
 
 def _actor(current: Visit, room: str) -> Actor:
     """The session as the room's actor: the API's moderation pipeline (rooms:moderate)."""
-    current.require(ROOMS_MODERATE, room=room)
+    current.check(ROOMS_MODERATE, room=room)
     actor: Actor = current.service.admission.actor(current.session.header, None, room)
     return actor
 
@@ -118,7 +118,7 @@ def _live(current: Visit, room: str, status: int = 200, **context: Any) -> dict[
 async def room_page(request: Request, room: str) -> Response:
     """A room, its participants and its lobby (updated live by the page's script)."""
     current = await visit(request)
-    caller = current.require(ROOMS_READ)
+    caller = await current.require(ROOMS_READ)
     record = await current.service.rooms.get(caller.project_id, room)
     events = EVENTS_PATH.replace("{room}", quote(room, safe=""))
     try:
@@ -142,7 +142,7 @@ async def room_live(request: Request, room: str) -> Response:
 async def watch_token(request: Request, room: str) -> Response:
     """A one-minute watch token for the page's WebSocket (JSON; CSRF and same origin)."""
     current = await visit(request)
-    caller = current.require(ROOMS_MODERATE, room=room)
+    caller = await current.require(ROOMS_MODERATE, room=room)
     token = await current.dashboard.playground.watch_token(caller, room)
     return JSONResponse({"token": token}, headers={"Cache-Control": "no-store"})
 

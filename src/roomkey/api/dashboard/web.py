@@ -194,11 +194,18 @@ class Visit:
         """The server's service."""
         return self.dashboard.service
 
-    def require(self, requires: Requires, room: str | None = None) -> Caller:
+    async def require(self, requires: Requires, room: str | None = None) -> Caller:
         """The API's own pipeline for ``requires`` run on the session's token (403 without)."""
         header = self.session.header.encode("latin-1")
         scope = {"headers": [(b"authorization", header)], "path_params": {"room": room}}
-        return requires.resolve(self.service, scope, self.request.app.state.limiter)
+        return await requires.resolve(self.service, scope, self.request.app.state.limiter)
+
+    def check(self, requires: Requires, room: str | None = None) -> Caller:
+        """:meth:`require` for a pipeline that counts nothing (no wait)."""
+        assert not requires.issues, "an issuing pipeline counts: use require"
+        header = self.session.header.encode("latin-1")
+        scope = {"headers": [(b"authorization", header)], "path_params": {"room": room}}
+        return requires.authorize(self.service, scope)
 
     def holds(self, capability: Capability) -> bool:
         """Whether the session holds ``capability`` (to show or hide a link, nothing more)."""

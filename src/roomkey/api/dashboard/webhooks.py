@@ -62,7 +62,7 @@ def _endpoint_body(form: Form) -> dict[str, Any]:
 
 
 async def _webhooks_page(current: Visit, status: int = 200, **context: Any) -> Response:
-    caller = current.require(WEBHOOKS)
+    caller = await current.require(WEBHOOKS)
     records = await current.service.webhooks.list_endpoints(caller.project_id)
     context.setdefault("created", None)
     context.setdefault("problem", None)
@@ -80,7 +80,7 @@ async def webhooks_page(request: Request) -> Response:
 async def create_webhook(request: Request) -> Response:
     """A new endpoint; its secret is in this answer only."""
     current = await visit(request)
-    caller = current.require(WEBHOOKS)
+    caller = await current.require(WEBHOOKS)
     form = await read_form(request)
     try:
         body = parse(WebhookCreate, _endpoint_body(form))
@@ -98,7 +98,7 @@ async def create_webhook(request: Request) -> Response:
 async def _webhook_page(
     current: Visit, endpoint_id: str, status: int = 200, **context: Any
 ) -> Response:
-    caller = current.require(WEBHOOKS)
+    caller = await current.require(WEBHOOKS)
     record = await current.service.webhooks.get(caller.project_id, endpoint_id)
     query = current.request.query_params
     shown = query.get("status") if query.get("status") in STATUSES else None
@@ -137,7 +137,7 @@ async def webhook_page(request: Request, endpoint_id: str) -> Response:
 async def update_webhook(request: Request, endpoint_id: str) -> Response:
     """Change an endpoint's URL, event types, format, flags or description."""
     current = await visit(request)
-    caller = current.require(WEBHOOKS)
+    caller = await current.require(WEBHOOKS)
     form = await read_form(request)
     try:
         body = parse(WebhookUpdate, _endpoint_body(form))
@@ -152,7 +152,7 @@ async def update_webhook(request: Request, endpoint_id: str) -> Response:
 async def rotate_webhook_secret(request: Request, endpoint_id: str) -> Response:
     """A new secret (in this answer only); the old one signs beside it during the overlap."""
     current = await visit(request)
-    caller = current.require(WEBHOOKS)
+    caller = await current.require(WEBHOOKS)
     form = await read_form(request)
     try:
         overlap = parse(WebhookRotate, {"overlap_s": integer(form, "overlap_s") or 0}).overlap_s
@@ -169,7 +169,7 @@ async def rotate_webhook_secret(request: Request, endpoint_id: str) -> Response:
 async def delete_webhook(request: Request, endpoint_id: str) -> Response:
     """Delete an endpoint and its delivery log."""
     current = await visit(request)
-    caller = current.require(WEBHOOKS)
+    caller = await current.require(WEBHOOKS)
     await current.service.webhooks.delete(caller.project_id, endpoint_id)
     return redirect(request, f"{PREFIX}/webhooks")
 
@@ -178,7 +178,7 @@ async def delete_webhook(request: Request, endpoint_id: str) -> Response:
 async def redeliver(request: Request, endpoint_id: str, delivery_id: str) -> Response:
     """Send a delivery's event again, as a new delivery at the end of the endpoint's queue."""
     current = await visit(request)
-    caller = current.require(WEBHOOKS)
+    caller = await current.require(WEBHOOKS)
     number = _delivery_id(delivery_id)
     again = await current.service.webhooks.redeliver(caller.project_id, endpoint_id, number)
     return redirect(request, f"{webhook_url(endpoint_id)}?done=redelivered-{again.id}")

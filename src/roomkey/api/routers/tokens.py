@@ -15,6 +15,7 @@ from fastapi.responses import PlainTextResponse
 
 from roomkey.api.body import body_doc, json_body
 from roomkey.api.deps import (
+    ClientDep,
     IssuerDep,
     LimiterDep,
     ServiceDep,
@@ -183,11 +184,12 @@ async def sandbox_token(
     body: Annotated[LiveKitTokenRequest, Depends(json_body(LiveKitTokenRequest))],
     service: ServiceDep,
     limiter: LimiterDep,
+    client: ClientDep,
     request: Request,
     x_sandbox_id: Annotated[str | None, Header(description="The project's sandbox id.")] = None,
 ) -> FastJSONResponse:
-    """Development sandbox (off by default, per project): no server token, TTL capped."""
-    client = request.client.host if request.client else "unknown"
+    """Development sandbox (off by default, per project): no server token, TTL capped, limited
+    per sandbox id and client address."""
     with FieldsAsSent(LIVEKIT_FIELDS):
         minted = await service.tokens.issue_sandbox(
             x_sandbox_id, client, _livekit_request(body), limiter, "/api/v2/sandbox"
@@ -239,7 +241,8 @@ async def verify_token(
     (`project`), else the server's only project; with several projects and neither, the answer
     is `400 project_required`. A genuine token of another project is `valid: false` with the
     code `wrong_project`. No caller token is needed otherwise: media servers call this route
-    with the participant's token alone.
+    with the participant's token alone. Limited per caller, or per client address without a
+    caller token (`verify_rate_limit_per_min`).
     """
     return FastJSONResponse(verify_outcome(service, body, request.app.state.metrics, caller))
 
@@ -265,6 +268,8 @@ def verify_outcome(
 )
 async def rtc_validate(
     service: ServiceDep,
+    limiter: LimiterDep,
+    client: ClientDep,
     request: Request,
     access_token: Annotated[str | None, Query(max_length=65536)] = None,
     project: Annotated[str | None, Query(max_length=256)] = None,
@@ -273,8 +278,10 @@ async def rtc_validate(
     """LiveKit-style validation: the participant's token as `access_token` or a header.
 
     Bound to one project like `POST /v1/tokens/verify`: the `project` named, else the server's
-    only project (`400 project_required` when it holds several).
+    only project (`400 project_required` when it holds several). Limited per client address
+    (`verify_rate_limit_per_min`).
     """
+    await service.tokens.count_verification(None, client, limiter)
     bound = service.tokens.bound_project(project)
     token = access_token or token_from_header(authorization_header(request.scope["headers"]))
     outcome = service.tokens.verify(token, project=bound)

@@ -1,7 +1,7 @@
 """The seam for live state: one ordered, resumable event stream per room.
 
-:class:`InMemoryBus` serves one node; a Redis implementation of :class:`AdmissionBus` can serve
-several (events then reach sockets on every node in one order per room).
+:class:`InMemoryBus` serves one node; :class:`~roomkey.service.admission.redis_bus.RedisBus`
+serves several (events then reach sockets on every node in one order per room).
 """
 
 from __future__ import annotations
@@ -141,6 +141,15 @@ class AdmissionBus(Protocol):
         """Listen to a room; with ``since``, first receive the accepted events after it."""
         ...
 
+    def publish_once(self, event: Event, key: str) -> None:
+        """Publish ``event`` unless an event with the same ``key`` was published already, by
+        any node (every node hears of a room's deactivation; the room hears it once)."""
+        ...
+
+    async def prepare(self, project_id: str, room: str) -> None:
+        """Make the room's replay buffer and last ``seq`` current before a subscription."""
+        ...
+
     def last_seq(self, project_id: str, room: str) -> int:
         """The room's latest sequence number (0 before any event)."""
         ...
@@ -180,9 +189,19 @@ class InMemoryBus:
     def publish(self, event: Event) -> Event:
         """See :meth:`AdmissionBus.publish`."""
         stream = self._stream((event.project_id, event.room))
-        stream.last = next(stream.seq)
-        sequenced = replace(event, seq=stream.last, text="")
-        sequenced = replace(sequenced, text=sequenced.encode())  # once, for every socket
+        return self._deliver(stream, replace(event, seq=next(stream.seq), text=""))
+
+    def publish_once(self, event: Event, key: str) -> None:
+        """See :meth:`AdmissionBus.publish_once` (one node: its one caller publishes)."""
+        self.publish(event)
+
+    async def prepare(self, project_id: str, room: str) -> None:
+        """See :meth:`AdmissionBus.prepare` (nothing to do on one node)."""
+
+    def _deliver(self, stream: _Stream, event: Event) -> Event:
+        """Keep a sequenced event for resumes and offer it to the room's subscriptions."""
+        stream.last = event.seq
+        sequenced = replace(event, text=event.encode())  # once, for every socket
         stream.buffer.append(sequenced)
         self.published += 1
         for subscription in list(stream.subscriptions):

@@ -24,6 +24,7 @@ from roomkey.errors import (
 from roomkey.grants import JoinMode
 from roomkey.minting import MintedToken
 from roomkey.service.admission.bus import AdmissionBus, InMemoryBus
+from roomkey.service.admission.cluster import AdmissionCluster
 from roomkey.service.admission.credentials import SessionCredentials
 from roomkey.service.admission.events import Event, EventType, only
 from roomkey.service.admission.expiry import TokenExpiry
@@ -32,17 +33,19 @@ from roomkey.service.admission.joining import JoinVerifier, new_session
 from roomkey.service.admission.lifecycle import SessionLifecycle
 from roomkey.service.admission.lobby import Lobby
 from roomkey.service.admission.moderation import Moderation
+from roomkey.service.admission.redis_bus import RedisBus
+from roomkey.service.admission.remote import RemoteOps, tokens_from
 from roomkey.service.admission.rules import Actor, RoomRules, grant_may_admit, rules_for
 from roomkey.service.admission.sessions import Session, SessionRegistry, SessionStatus
 from roomkey.service.auth import Caller, token_from_header
 from roomkey.service.bans import BanService
 from roomkey.service.context import Context
+from roomkey.service.redis import RedisLink
 from roomkey.service.rooms import RoomService
 from roomkey.service.tokens import TokenService
 from roomkey.store import RoomRecord
 
 SESSION_TTL_S = 3600  # a session credential's lifetime; refresh gives a new one
-GRACE_S = 30.0  # how long a session may have no WebSocket before it ends as left
 SESSION_PREFIX = "rks1."
 # participants listed in a join's answer (joining order); the rest: GET .../participants.
 # The whole room in every answer cost O(N) bytes a join (397 KiB at 1,000 participants).
@@ -90,8 +93,9 @@ class SessionView:
     participant_token: MintedToken | None = None
 
 
-class AdmissionService(SessionLifecycle):
-    """Joins, sessions and their events, over one :class:`AdmissionBus` per node."""
+class AdmissionService(SessionLifecycle, RemoteOps):
+    """Joins, sessions and their events, over one :class:`AdmissionBus` per node; with
+    ``redis``, over a :class:`RedisBus` shared by every node (see :mod:`.cluster`)."""
 
     def __init__(
         self,
@@ -102,17 +106,22 @@ class AdmissionService(SessionLifecycle):
         authorize: Authorizer,
         *,
         bus: AdmissionBus | None = None,
-        grace_s: float = GRACE_S,
+        grace_s: float | None = None,
+        redis: RedisLink | None = None,
     ) -> None:
         self.ctx, self.tokens, self.rooms, self.bans = ctx, tokens, rooms, bans
+        self.clock = ctx.clock
         self._authorize = authorize
-        self.bus: AdmissionBus = bus if bus is not None else InMemoryBus()
         self.registry = SessionRegistry()
+        self.cluster: AdmissionCluster | None = None
+        if redis is not None:
+            bus = self._cluster(redis)
+        self.bus: AdmissionBus = bus if bus is not None else InMemoryBus()
         key = ctx.box.derive_key("session-credentials")
         self.credentials = SessionCredentials(key, SESSION_TTL_S)
         self.issuing = SessionTokens(tokens, ctx.state)
         self._joins = JoinVerifier(ctx, tokens, bans)
-        self.grace_s = grace_s
+        self.grace_s = grace_s if grace_s is not None else ctx.settings.admission_grace_s
         self.lobby = Lobby(self)
         self.moderation = Moderation(self)
         self.expiry = TokenExpiry()
@@ -125,6 +134,32 @@ class AdmissionService(SessionLifecycle):
         self._ended: dict[str, Session] = {}
         # called with every event published through publish() (webhooks listen here)
         self.observers: list[Callable[[Event], None]] = []
+
+    def _cluster(self, redis: RedisLink) -> RedisBus:
+        bus = RedisBus(redis)
+        self.cluster = AdmissionCluster(
+            bus,
+            self.registry,
+            on_command=self.run_command,
+            adopt=self.adopt,
+            ended=self.mirror_ended,
+            clock=self.ctx.clock,
+            node_timeout_s=self.ctx.settings.admission_node_timeout_s,
+        )
+        return bus
+
+    def start(self) -> None:
+        """Start the Redis bus and the node's part in the cluster (nothing without Redis)."""
+        if self.cluster is not None:
+            self.cluster.bus.start()
+            self.cluster.start()
+
+    async def close(self) -> None:
+        """Stop what :meth:`start` started and close the Redis connections."""
+        if self.cluster is not None:
+            await self.cluster.close()
+            await self.cluster.bus.close()
+            await self.cluster.link.close()
 
     # ---- settings --------------------------------------------------------------------------
 
@@ -155,8 +190,10 @@ class AdmissionService(SessionLifecycle):
 
         Raises :class:`AuthenticationError` (401, ``details.reason`` the verifier's code),
         :class:`RoomInactiveError`, :class:`UnknownRoomError`, :class:`BannedError`,
-        :class:`RoomLockedError`, :class:`RoomFullError`, UnknownProjectError.
+        :class:`RoomLockedError`, :class:`RoomFullError`, UnknownProjectError,
+        :class:`AdmissionUnavailableError` (several nodes, and Redis does not answer).
         """
+        self.require_up()
         project_id, verified = self._joins.verify(token, room, project)
         claims = verified.claims
         identity = str(claims.identity)
@@ -371,10 +408,16 @@ class AdmissionService(SessionLifecycle):
         sessions = (self.registry.get(session_id) for session_id in list(self.claims))
         return [s for s in sessions if s is not None and s.live]
 
-    def leave(self, session: Session) -> Session:
-        """End the session as ``left`` (a waiting one as cancelled)."""
+    async def leave(self, session: Session) -> Session:
+        """End the session as ``left`` (a waiting one as cancelled), on the node holding it.
+
+        Raises AlreadyDecidedError, AdmissionUnavailableError (that node does not answer).
+        """
+        if session.node is not None:
+            await self.route(session, "leave", {})
+            return session
         if session.status is SessionStatus.WAITING:
-            return self.lobby.cancel(session)
+            return self.lobby.withdraw(session)
         self.end(session, SessionStatus.LEFT, "left")
         return session
 
@@ -382,8 +425,13 @@ class AdmissionService(SessionLifecycle):
         """A fresh credential and participant token with the session's current grant.
 
         Raises InvalidSessionError when it ended, and ends it (``removed``, ``revoked``)
-        when a revocation covers it; BannedError and the issuance errors of TokenService.
+        when a revocation covers it; BannedError and the issuance errors of TokenService;
+        AdmissionUnavailableError when the node holding it does not answer.
         """
+        if session.node is not None:
+            token, platform = tokens_from(await self.route(session, "refresh", {}))
+            expires = self.ctx.now() + self.credentials.ttl_s
+            return Refreshed(session, self._credential(session), expires, token, platform)
         if self._revoked(session) is not None:
             self.end(session, SessionStatus.REMOVED, "revoked")
             raise InvalidSessionError("the session was revoked", status="removed")

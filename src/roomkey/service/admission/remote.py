@@ -1,0 +1,141 @@
+"""What a node does when another node asks it to act on a session it owns (see
+:mod:`.cluster`): the asking node checked the rules on its mirror; the owner runs the change
+itself, so that a session only ever changes on one node. Mixed into :class:`AdmissionService`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from roomkey.claims import Claims
+from roomkey.errors import NotInRoomError
+from roomkey.grants import Grant, parse_sources
+from roomkey.minting import MintedToken
+from roomkey.roles import merge_overrides
+from roomkey.service.admission.sessions import Session, SessionRegistry, SessionStatus
+
+if TYPE_CHECKING:
+    from roomkey.service.admission.cluster import AdmissionCluster
+    from roomkey.service.admission.lobby import Lobby
+    from roomkey.service.admission.moderation import Moderation, PermissionChange
+    from roomkey.service.admission.service import Refreshed
+
+
+def token_json(minted: MintedToken | None) -> dict[str, Any] | None:
+    """A minted token as a node answers it (its claims with it)."""
+    if minted is None:
+        return None
+    return {
+        "token": minted.token,
+        "claims": minted.claims.to_dict(),
+        "dialect": minted.dialect,
+        "kid": minted.kid,
+    }
+
+
+def token_of(data: dict[str, Any] | None) -> MintedToken | None:
+    """A minted token from a node's answer."""
+    if data is None:
+        return None
+    claims = dict(data["claims"])
+    claims["grant"] = merge_overrides(Grant(), claims["grant"])
+    return MintedToken(data["token"], Claims(**claims), data["dialect"], data["kid"])
+
+
+def tokens_from(answer: dict[str, Any]) -> tuple[MintedToken, MintedToken | None]:
+    """The (own token, platform token) of an answer to ``update`` or ``refresh``."""
+    token = token_of(answer["token"])
+    assert token is not None
+    return token, token_of(answer.get("participant_token"))
+
+
+class RemoteOps:
+    """The owner's side of commands, and what it does with sessions it adopts or mirrors."""
+
+    registry: SessionRegistry
+    lobby: Lobby
+    moderation: Moderation
+    cluster: AdmissionCluster | None
+    grace_s: float
+    _detached: dict[str, float]
+    _ended: dict[str, Session]
+    end: Callable[..., None]
+    attach: Callable[[Session], None]
+    detach: Callable[[Session], None]
+    leave: Callable[[Session], Awaitable[Session]]
+    refresh: Callable[[Session], Awaitable[Refreshed]]
+    clock: Callable[[], float]
+
+    def require_up(self) -> None:
+        """Raise AdmissionUnavailableError (503) while the nodes' Redis does not answer."""
+        if self.cluster is not None:
+            self.cluster.require_up()
+
+    async def route(self, session: Session, op: str, args: dict[str, Any]) -> dict[str, Any]:
+        """Have the node owning ``session`` run ``op`` on it; its answer, or what it raised
+        (and AdmissionUnavailableError when it does not answer)."""
+        assert self.cluster is not None and session.node is not None
+        return await self.cluster.call(session.node, op, {"session_id": session.id, **args})
+
+    async def run_command(self, op: str, args: dict[str, Any]) -> dict[str, Any]:
+        """Run a command another node sent about a session of this node.
+
+        Raises NotInRoomError (no such live session here) and what the operation raises.
+        """
+        session = self._owned(str(args["session_id"]))
+        if op == "admit":
+            await self.lobby.decide_admit(session, str(args["by"]))
+        elif op == "reject":
+            self.lobby.decide_reject(session, str(args["reason"]), str(args["by"]))
+        elif op == "cancel":
+            self.lobby.withdraw(session)
+        elif op == "leave":
+            await self.leave(session)
+        elif op == "end":
+            status = SessionStatus(args["status"])
+            self.end(session, status, str(args["reason"]), dict(args.get("data") or {}))
+        elif op == "mute":
+            self.moderation.apply_mute(session, parse_sources(args["sources"]), str(args["by"]))
+        elif op in ("attach", "detach"):
+            (self.attach if op == "attach" else self.detach)(session)
+        else:
+            return await self._minting(op, session, args)
+        return {}
+
+    async def _minting(self, op: str, session: Session, args: dict[str, Any]) -> dict[str, Any]:
+        if op == "update":
+            grant = merge_overrides(Grant(), args["grant"])
+            change: PermissionChange = await self.moderation.apply_update(
+                session, grant, args.get("role")
+            )
+            token, platform = change.token, change.participant_token
+        elif op == "refresh":
+            refreshed = await self.refresh(session)
+            token, platform = refreshed.token, refreshed.participant_token
+        else:
+            raise NotInRoomError(f"unknown command {op!r}")
+        return {"token": token_json(token), "participant_token": token_json(platform)}
+
+    def _owned(self, session_id: str) -> Session:
+        session = self.registry.get(session_id)
+        if session is None or session.node is not None or not session.live:
+            raise NotInRoomError("the session is not live on this node", session_id=session_id)
+        return session
+
+    def adopt(self, sessions: list[Session]) -> None:
+        """Take over the sessions of a dead node: without a socket here, they end after the
+        grace period (``participant_left``) unless their holder comes back."""
+        now = self.clock()
+        for session in sessions:
+            session.sockets = 0
+            self._detached[session.id] = now
+            if self.cluster is not None:
+                self.cluster.share(session)
+
+    def mirror_ended(self, session: Session) -> None:
+        """A mirrored session ended on its node: keep it a while (late calls answer how it
+        ended), then forget it like this node's own."""
+        if session.ended_at is None:
+            session.ended_at = self.clock()
+        self._ended[session.id] = session

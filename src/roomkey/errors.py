@@ -466,6 +466,7 @@ class WebhookSignatureError(WebhookVerificationError):
 
 __all__ = [
     "AdmissionError",
+    "AdmissionUnavailableError",
     "AlreadyDecidedError",
     "AuditUnavailableError",
     "AuthenticationError",

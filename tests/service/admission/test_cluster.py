@@ -15,8 +15,9 @@ import pytest
 from admission_support import native, videosdk
 from service_support import Clock, caller_of, make_settings
 
-from redis_support import new_namespace, require_redis
-from roomkey.errors import AlreadyDecidedError, RoomFullError
+from redis_support import PrivateRedis, new_namespace, require_redis
+from roomkey.api.metrics import Metrics
+from roomkey.errors import AdmissionUnavailableError, AlreadyDecidedError, RoomFullError
 from roomkey.grants import Source
 from roomkey.revocation import Revocation
 from roomkey.service import RoomkeyService
@@ -42,10 +43,11 @@ async def until(check: Callable[[], bool], what: str) -> None:
 async def nodes(tmp_path: Path, clock: Clock) -> AsyncIterator[Callable[..., Any]]:
     """``await nodes(n)``: n services on one database and one Redis namespace, connected."""
     clock.now = time.time()
-    url, namespace = require_redis(), new_namespace()
+    namespace = new_namespace()
     opened: list[RoomkeyService] = []
 
-    async def make(count: int) -> list[RoomkeyService]:
+    async def make(count: int, url: str | None = None) -> list[RoomkeyService]:
+        url = url or require_redis()
         for _ in range(count):
             settings = make_settings(
                 tmp_path,
@@ -91,6 +93,13 @@ async def kinds_until(sub: Subscription, last: str) -> list[str]:
     return [e.type.value for e in got]
 
 
+def scrape(node: RoomkeyService) -> dict[str, float]:
+    """The node's admission metrics as /metrics would show them."""
+    metrics = Metrics()
+    metrics.watch_admission(lambda: node.admission)
+    return {s.name: s.value for m in metrics.registry.collect() for s in m.samples}
+
+
 def actor(session: Session) -> Actor:
     return Actor(session.project_id, session.room, session=session)
 
@@ -121,6 +130,9 @@ async def test_a_knock_on_a_is_admitted_by_a_host_on_b(nodes: Any, clock: Clock)
     for node in (a, b):
         seen = [p["identity"] for p in node.admission.visible(boot.project_id, ROOM, True)]
         assert sorted(seen) == ["g", "h"]
+    assert scrape(b)["roomkey_admission_redis_up"] == 1
+    assert scrape(b)["roomkey_admission_mirrored_sessions"] == 1  # the guest, A's
+    assert scrape(b)["roomkey_admission_sessions"] == 1  # the host, B's own
     seqs_a = [e.seq for e in a.admission.bus._streams[(boot.project_id, ROOM)].buffer]
     seqs_b = [e.seq for e in b.admission.bus._streams[(boot.project_id, ROOM)].buffer]
     assert seqs_a == seqs_b and seqs_a == sorted(seqs_a)
@@ -207,3 +219,33 @@ async def test_a_dead_nodes_sessions_leave_after_the_grace_period(nodes: Any, cl
     b.admission.sweep()
     assert mirror.status is SessionStatus.LEFT and mirror.reason == "disconnected"
     assert (await kinds_until(host_events, "participant_left"))[-1] == "participant_left"
+
+
+async def test_while_redis_is_down_admission_answers_503_and_recovers_by_itself(
+    nodes: Any, clock: Clock, tmp_path: Path
+) -> None:
+    server = PrivateRedis(tmp_path)
+    server.start()
+    try:
+        a, b = await nodes(2, server.url)
+        boot = boot_of(a)
+        first = await a.admission.join(native(boot, clock.now, ROOM, "one"), ROOM)
+        await until(lambda: b.admission.registry.get(first.session.id) is not None, "mirror")
+        server.stop()  # every key is lost with it
+        cluster_a, cluster_b = a.admission.cluster, b.admission.cluster
+        assert cluster_a is not None and cluster_b is not None
+        await until(lambda: not cluster_a.bus.up, "A to notice")
+        with pytest.raises(AdmissionUnavailableError) as refused:
+            await a.admission.join(native(boot, clock.now, ROOM, "two"), ROOM)
+        assert refused.value.details["reason"] == "redis_unreachable"
+        assert scrape(a)["roomkey_admission_redis_up"] == 0
+        server.start()
+        await until(lambda: cluster_a.bus.up and cluster_b.bus.up, "both back")
+        second = await b.admission.join(native(boot, clock.now, ROOM, "two"), ROOM)
+        assert second.session.live
+        await until(lambda: a.admission.registry.get(second.session.id) is not None, "on A")
+        # A told its own session again: a node that starts now still sees it
+        late = (await nodes(1, server.url))[-1]
+        await until(lambda: late.admission.registry.get(first.session.id) is not None, "late")
+    finally:
+        server.stop()

@@ -28,7 +28,7 @@ from typing import Any
 import orjson
 from redis.exceptions import RedisError
 
-from roomkey.errors import AdmissionUnavailableError, RoomkeyError
+from roomkey.errors import AdmissionUnavailableError, InternalServerError, RoomkeyError
 from roomkey.grants import Grant, parse_sources
 from roomkey.roles import merge_overrides
 from roomkey.service.admission.redis_bus import RedisBus
@@ -279,10 +279,10 @@ class AdmissionCluster:
             try:
                 answer["ok"] = await self.on_command(message["op"], message["args"])
             except RoomkeyError as exc:
-                answer["error"] = exc.to_dict()
+                answer["failed"] = exc.to_dict()
             except Exception:
                 log.exception("admission: command %r failed", message["op"])
-                answer["error"] = {"error": "internal_error", "message": "the command failed"}
+                answer["failed"] = InternalServerError("the command failed").to_dict()
             if message["id"]:
                 self.bus.tell(b"r", orjson.dumps(answer))
 
@@ -291,8 +291,8 @@ class AdmissionCluster:
         future = self._calls.get(message["id"]) if message["to"] == self.node else None
         if future is None or future.done():
             return
-        if "error" in message:
-            future.set_exception(remote_error(message["error"]))
+        if "failed" in message:
+            future.set_exception(remote_error(message["failed"]))
         else:
             future.set_result(message["ok"])
 

@@ -133,6 +133,10 @@ class RedisBus(InMemoryBus):
         """Whether Redis carries this node's messages now."""
         return self.connected and self.writing
 
+    def queued(self) -> int:
+        """Messages waiting for Redis."""
+        return len(self._queue)
+
     def start(self) -> None:
         """Start the sender and the listener."""
         loop = asyncio.get_running_loop()

@@ -134,6 +134,15 @@ class InMemoryRevocations:
         """Revoke every token issued before ``moment`` (epoch seconds)."""
         return self.add(Revocation("issued_before", moment, _now(now), None, expires_at, reason))
 
+    def holds(self, rule: Revocation) -> bool:
+        """Whether ``rule`` itself (not merely another rule on its target) is in force here."""
+        if rule.kind == "issued_before":
+            return self._before == rule
+        if rule.kind == "identity":
+            return self._identity.get((str(rule.value), rule.room)) == rule
+        table = {"jti": self._jti, "room": self._room, "key": self._key}.get(rule.kind, {})
+        return table.get(str(rule.value)) == rule
+
     def lift(self, rule: Revocation) -> None:
         """Remove a rule; a rule not present is ignored."""
         if rule.kind == "issued_before":

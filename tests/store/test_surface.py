@@ -9,6 +9,9 @@ from roomkey.errors import RoomkeyError
 from roomkey.store import ConflictError, InvalidCursorError, NotFoundError, StoreError
 
 EXPECTED = {
+    "BAN_REF_SEPARATOR",
+    "ChangeKind",
+    "ChangeRecord",
     "AuditRecord",
     "BanRecord",
     "ClaimedDelivery",

@@ -249,3 +249,43 @@ async def test_while_redis_is_down_admission_answers_503_and_recovers_by_itself(
         await until(lambda: late.admission.registry.get(first.session.id) is not None, "late")
     finally:
         server.stop()
+
+
+async def test_a_socket_on_a_live_node_keeps_a_dead_nodes_session(
+    nodes: Any, clock: Clock
+) -> None:
+    a, b = await nodes(2)
+    boot = boot_of(a)
+    guest = await a.admission.join(native(boot, clock.now, ROOM, "g"), ROOM)
+    await until(lambda: b.admission.registry.get(guest.session.id) is not None, "the mirror")
+    mirror = b.admission.registry.get(guest.session.id)
+    assert mirror is not None
+    b.admission.attach(mirror)  # the participant's socket is on B, its session on A
+    await until(lambda: guest.session.sockets == 1, "A to count B's socket")
+    await a.admission.close()
+    clock.advance(3.0)
+    await until(lambda: mirror.node is None, "B to adopt the session")
+    clock.advance(2.5)
+    b.admission.sweep()
+    assert mirror.live  # its socket on B is open: past the grace period it stays
+    b.admission.detach(mirror)
+    clock.advance(2.5)
+    b.admission.sweep()
+    assert mirror.status is SessionStatus.LEFT
+
+
+async def test_sockets_held_by_a_dead_node_count_as_closed(nodes: Any, clock: Clock) -> None:
+    a, b = await nodes(2)
+    boot = boot_of(a)
+    guest = await a.admission.join(native(boot, clock.now, ROOM, "g"), ROOM)
+    await until(lambda: b.admission.registry.get(guest.session.id) is not None, "the mirror")
+    mirror = b.admission.registry.get(guest.session.id)
+    assert mirror is not None
+    b.admission.attach(mirror)
+    await until(lambda: guest.session.sockets == 1, "A to count B's socket")
+    await b.admission.close()  # B dies with the participant's socket
+    clock.advance(3.0)
+    await until(lambda: guest.session.sockets == 0, "A to drop B's socket")
+    clock.advance(2.5)
+    a.admission.sweep()
+    assert guest.session.status is SessionStatus.LEFT

@@ -130,6 +130,8 @@ class AdmissionCluster:
         on_command: Command,
         adopt: Adopt,
         ended: Ended,
+        socket_nodes: Callable[[], set[str]],
+        node_lost: Callable[[str], None],
         clock: Clock,
         node_timeout_s: float,
         heartbeat_s: float = 1.0,
@@ -137,6 +139,7 @@ class AdmissionCluster:
         self.bus, self.link, self.registry = bus, bus.link, registry
         self.node = self.link.node_id
         self.on_command, self.adopt, self.ended = on_command, adopt, ended
+        self.socket_nodes, self.node_lost = socket_nodes, node_lost
         self.clock, self.node_timeout_s, self.heartbeat_s = clock, node_timeout_s, heartbeat_s
         self.nodes_key = self.link.key("admission", "nodes")
         self.connected_since: float | None = None
@@ -202,9 +205,15 @@ class AdmissionCluster:
             return
         if session.node is None:
             return  # ours now (adopted from a node that died), whatever it said before
+        owner = session.node
         update_mirror(session, state)
         if not session.live:
             self.ended(session)
+        elif session.node != owner:  # adopted by another node: tell it this node's sockets
+            for _ in range(session.sockets):
+                self.tell(
+                    str(session.node), "attach", {"session_id": session.id, "node": self.node}
+                )
 
     async def _resync(self) -> None:
         """After (re)connecting: heartbeat, tell the node's own sessions again (Redis may
@@ -311,11 +320,15 @@ class AdmissionCluster:
         await self.link.client.zadd(self.nodes_key, {self.node: now})
         since = self.connected_since
         if self.bus.up and since is not None and now - since >= self.node_timeout_s:
-            for owner in await self._lapsed(now):
-                await self._claim(owner)
+            owners = {s.node for s in self.registry.live() if s.node is not None}
+            for node in await self._lapsed(now, owners | self.socket_nodes()):
+                if node in owners:
+                    await self._claim(node)
+                self.node_lost(node)
 
-    async def _lapsed(self, now: float) -> list[str]:
-        owners = sorted({s.node for s in self.registry.live() if s.node is not None})
+    async def _lapsed(self, now: float, nodes: set[str]) -> list[str]:
+        """Which of ``nodes`` did not beat for ``node_timeout_s``."""
+        owners = sorted(nodes - {self.node})
         if not owners:
             return []
         scores = await self.link.client.zmscore(self.nodes_key, owners)

@@ -37,6 +37,7 @@ class SessionLifecycle:
     claims: dict[str, list[tuple[Claims, str]]]
     platform_tokens: dict[str, MintedToken]
     _detached: dict[str, float]
+    remote_sockets: dict[str, dict[str, int]]
     _ended: dict[str, Session]
     observers: list[Callable[[Event], None]]
 
@@ -63,6 +64,7 @@ class SessionLifecycle:
         self.claims.pop(session.id, None)
         self.platform_tokens.pop(session.id, None)
         self._detached.pop(session.id, None)
+        self.remote_sockets.pop(session.id, None)
         self._ended[session.id] = session
         told = {
             SessionStatus.REPLACED: EventType.REPLACED,
@@ -124,7 +126,9 @@ class SessionLifecycle:
     def attach(self, session: Session) -> None:
         """A WebSocket of the session opened (another node's session: that node is told)."""
         if session.node is not None and self.cluster is not None:
-            self.cluster.tell(session.node, "attach", {"session_id": session.id})
+            session.sockets += 1  # this node's sockets of the mirror (told again on adoption)
+            args = {"session_id": session.id, "node": self.cluster.node}
+            self.cluster.tell(session.node, "attach", args)
             return
         session.sockets += 1
         session.last_seen = self.ctx.clock()
@@ -133,7 +137,9 @@ class SessionLifecycle:
     def detach(self, session: Session) -> None:
         """A WebSocket of the session closed; with none left, the grace period starts."""
         if session.node is not None and self.cluster is not None:
-            self.cluster.tell(session.node, "detach", {"session_id": session.id})
+            session.sockets = max(0, session.sockets - 1)
+            args = {"session_id": session.id, "node": self.cluster.node}
+            self.cluster.tell(session.node, "detach", args)
             return
         session.sockets = max(0, session.sockets - 1)
         session.last_seen = self.ctx.clock()

@@ -220,7 +220,12 @@ class RedisBus(InMemoryBus):
                     pipe.publish(args[0], args[1])
                 else:
                     await self._scripts[name](keys, args, client=pipe)
-            await pipe.execute()
+            # a command Redis refuses is logged and not retried (it would be refused again
+            # and hold up what follows); only a lost connection makes the batch go again
+            results = await pipe.execute(raise_on_error=False)
+        for result in results:
+            if isinstance(result, Exception):
+                log.error("admission: Redis refused a write: %s", type(result).__name__)
 
     # ---- listening -----------------------------------------------------------------------
 

@@ -59,6 +59,8 @@ class RemoteOps:
     cluster: AdmissionCluster | None
     grace_s: float
     _detached: dict[str, float]
+    # sockets other nodes hold of this node's sessions: session id -> node -> how many
+    remote_sockets: dict[str, dict[str, int]]
     _ended: dict[str, Session]
     end: Callable[..., None]
     attach: Callable[[Session], None]
@@ -98,7 +100,7 @@ class RemoteOps:
         elif op == "mute":
             self.moderation.apply_mute(session, parse_sources(args["sources"]), str(args["by"]))
         elif op in ("attach", "detach"):
-            (self.attach if op == "attach" else self.detach)(session)
+            self._socket_of(session, str(args["node"]), op == "attach")
         else:
             return await self._minting(op, session, args)
         return {}
@@ -117,6 +119,28 @@ class RemoteOps:
             raise NotInRoomError(f"unknown command {op!r}")
         return {"token": token_json(token), "participant_token": token_json(platform)}
 
+    def _socket_of(self, session: Session, node: str, opened: bool) -> None:
+        """A socket of ``session`` opened or closed on another node."""
+        counts = self.remote_sockets.setdefault(session.id, {})
+        if opened:
+            counts[node] = counts.get(node, 0) + 1
+            self.attach(session)
+        elif counts.get(node, 0) > 0:
+            counts[node] -= 1
+            self.detach(session)
+
+    def socket_nodes(self) -> set[str]:
+        """The other nodes holding sockets of this node's sessions."""
+        return {node for counts in self.remote_sockets.values() for node, n in counts.items() if n}
+
+    def node_lost(self, node: str) -> None:
+        """A node's heartbeat lapsed: the sockets it held of this node's sessions are gone."""
+        for session_id, counts in list(self.remote_sockets.items()):
+            session = self.registry.get(session_id)
+            for _ in range(counts.pop(node, 0)):
+                if session is not None and session.live and session.node is None:
+                    self.detach(session)
+
     def _owned(self, session_id: str) -> Session:
         session = self.registry.get(session_id)
         if session is None or session.node is not None or not session.live:
@@ -125,11 +149,13 @@ class RemoteOps:
 
     def adopt(self, sessions: list[Session]) -> None:
         """Take over the sessions of a dead node: without a socket here, they end after the
-        grace period (``participant_left``) unless their holder comes back."""
+        grace period (``participant_left``) unless their holder comes back. (Their sockets on
+        this node count already; other nodes tell theirs again when they hear of the new
+        owner.)"""
         now = self.clock()
         for session in sessions:
-            session.sockets = 0
-            self._detached[session.id] = now
+            if session.sockets == 0:
+                self._detached[session.id] = now
             if self.cluster is not None:
                 self.cluster.share(session)
 

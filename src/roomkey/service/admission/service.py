@@ -130,6 +130,7 @@ class AdmissionService(SessionLifecycle, RemoteOps):
         # the platform token handed to an admitted waiter, until its session ends
         self.platform_tokens: dict[str, MintedToken] = {}
         self._detached: dict[str, float] = {}
+        self.remote_sockets: dict[str, dict[str, int]] = {}
         # ended sessions, kept a while so that a late second decision answers 409
         self._ended: dict[str, Session] = {}
         # called with every event published through publish() (webhooks listen here)
@@ -143,6 +144,8 @@ class AdmissionService(SessionLifecycle, RemoteOps):
             on_command=self.run_command,
             adopt=self.adopt,
             ended=self.mirror_ended,
+            socket_nodes=self.socket_nodes,
+            node_lost=self.node_lost,
             clock=self.ctx.clock,
             node_timeout_s=self.ctx.settings.admission_node_timeout_s,
         )

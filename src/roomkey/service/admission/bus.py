@@ -126,7 +126,9 @@ class AdmissionBus(Protocol):
     """Publishes events to a room's listeners, in one order, with per-room sequence numbers."""
 
     def publish(self, event: Event) -> Event:
-        """Give ``event`` the room's next ``seq``, keep it for resumes, and deliver it."""
+        """Give ``event`` the room's next ``seq``, keep it for resumes, and deliver it. The
+        event returned carries its ``seq`` where the bus gives it at once (one node); over
+        Redis it has none yet (0): the number comes back with the event."""
         ...
 
     def subscribe(

@@ -158,7 +158,9 @@ class AdmissionCluster:
         self._tasks = [loop.create_task(self._beating()), loop.create_task(self._working())]
 
     async def close(self) -> None:
-        """Stop the tasks and leave the set of nodes (others need not wait for a lapse)."""
+        """Stop the tasks. The node stays in the set of nodes: to the others a node that
+        stops is one that died, and its sessions end after the grace period (its clients join
+        again elsewhere)."""
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

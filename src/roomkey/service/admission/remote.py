@@ -1,6 +1,8 @@
-"""What a node does when another node asks it to act on a session it owns (see
-:mod:`.cluster`): the asking node checked the rules on its mirror; the owner runs the change
-itself, so that a session only ever changes on one node. Mixed into :class:`AdmissionService`.
+"""The admission service as one node of several (see :mod:`.cluster`): how it joins them
+(:meth:`RemoteOps.open_cluster`), asks the owner of a session to act on it, and what it does
+when another node asks: the asking node checked the rules on its mirror; the owner runs the
+change itself, so that a session only ever changes on one node. Mixed into
+:class:`AdmissionService`.
 """
 
 from __future__ import annotations
@@ -13,13 +15,16 @@ from roomkey.errors import NotInRoomError
 from roomkey.grants import Grant, parse_sources
 from roomkey.minting import MintedToken
 from roomkey.roles import merge_overrides
+from roomkey.service.admission.cluster import AdmissionCluster
+from roomkey.service.admission.outcomes import Refreshed
+from roomkey.service.admission.redis_bus import RedisBus
 from roomkey.service.admission.sessions import Session, SessionRegistry, SessionStatus
+from roomkey.service.context import Context
+from roomkey.service.redis import RedisLink
 
 if TYPE_CHECKING:
-    from roomkey.service.admission.cluster import AdmissionCluster
     from roomkey.service.admission.lobby import Lobby
     from roomkey.service.admission.moderation import Moderation, PermissionChange
-    from roomkey.service.admission.service import Refreshed
 
 
 def token_json(minted: MintedToken | None) -> dict[str, Any] | None:
@@ -53,6 +58,7 @@ def tokens_from(answer: dict[str, Any]) -> tuple[MintedToken, MintedToken | None
 class RemoteOps:
     """The owner's side of commands, and what it does with sessions it adopts or mirrors."""
 
+    ctx: Context
     registry: SessionRegistry
     lobby: Lobby
     moderation: Moderation
@@ -68,6 +74,35 @@ class RemoteOps:
     leave: Callable[[Session], Awaitable[Session]]
     refresh: Callable[[Session], Awaitable[Refreshed]]
     clock: Callable[[], float]
+
+    def open_cluster(self, redis: RedisLink) -> RedisBus:
+        """The node's part in a cluster of nodes sharing ``redis``; its bus."""
+        bus = RedisBus(redis)
+        self.cluster = AdmissionCluster(
+            bus,
+            self.registry,
+            on_command=self.run_command,
+            adopt=self.adopt,
+            ended=self.mirror_ended,
+            socket_nodes=self.socket_nodes,
+            node_lost=self.node_lost,
+            clock=self.ctx.clock,
+            node_timeout_s=self.ctx.settings.admission_node_timeout_s,
+        )
+        return bus
+
+    def start(self) -> None:
+        """Start the Redis bus and the node's part in the cluster (nothing without Redis)."""
+        if self.cluster is not None:
+            self.cluster.bus.start()
+            self.cluster.start()
+
+    async def close(self) -> None:
+        """Stop what :meth:`start` started and close the Redis connections."""
+        if self.cluster is not None:
+            await self.cluster.close()
+            await self.cluster.bus.close()
+            await self.cluster.link.close()
 
     def require_up(self) -> None:
         """Raise AdmissionUnavailableError (503) while the nodes' Redis does not answer."""

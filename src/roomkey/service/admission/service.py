@@ -6,7 +6,6 @@ room's bus. Beside it: :mod:`.joining` (the token check), :mod:`.lobby`, :mod:`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from roomkey.capabilities import Capability
@@ -33,7 +32,7 @@ from roomkey.service.admission.joining import JoinVerifier, new_session
 from roomkey.service.admission.lifecycle import SessionLifecycle
 from roomkey.service.admission.lobby import Lobby
 from roomkey.service.admission.moderation import Moderation
-from roomkey.service.admission.redis_bus import RedisBus
+from roomkey.service.admission.outcomes import JoinOutcome, Refreshed, SessionView
 from roomkey.service.admission.remote import RemoteOps, tokens_from
 from roomkey.service.admission.rules import Actor, RoomRules, grant_may_admit, rules_for
 from roomkey.service.admission.sessions import Session, SessionRegistry, SessionStatus
@@ -52,45 +51,6 @@ SESSION_PREFIX = "rks1."
 JOIN_PARTICIPANTS_MAX = 100
 
 Authorizer = Callable[[str | None, Capability, str], Caller]
-
-
-@dataclass(frozen=True, slots=True)
-class JoinOutcome:
-    """The answer to a join: admitted (with the room) or waiting (with a lobby position)."""
-
-    session: Session
-    session_token: str
-    position: int | None = None
-    # the first JOIN_PARTICIPANTS_MAX participants it may see (a JSON array), and how many it
-    # may see in all
-    participants: bytes = b"[]"
-    participants_total: int = 0
-    participant_token: MintedToken | None = None
-
-    @property
-    def status(self) -> str:
-        """``admitted`` or ``waiting``."""
-        return self.session.status.value
-
-
-@dataclass(frozen=True, slots=True)
-class Refreshed:
-    """A refresh: a new session credential and participant token(s) with the current grant."""
-
-    session: Session
-    session_token: str
-    session_expires_at: int
-    token: MintedToken
-    participant_token: MintedToken | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class SessionView:
-    """A session as its holder sees it."""
-
-    session: Session
-    position: int | None = None
-    participant_token: MintedToken | None = None
 
 
 class AdmissionService(SessionLifecycle, RemoteOps):
@@ -115,7 +75,7 @@ class AdmissionService(SessionLifecycle, RemoteOps):
         self.registry = SessionRegistry()
         self.cluster: AdmissionCluster | None = None
         if redis is not None:
-            bus = self._cluster(redis)
+            bus = self.open_cluster(redis)
         self.bus: AdmissionBus = bus if bus is not None else InMemoryBus()
         key = ctx.box.derive_key("session-credentials")
         self.credentials = SessionCredentials(key, SESSION_TTL_S)
@@ -135,34 +95,6 @@ class AdmissionService(SessionLifecycle, RemoteOps):
         self._ended: dict[str, Session] = {}
         # called with every event published through publish() (webhooks listen here)
         self.observers: list[Callable[[Event], None]] = []
-
-    def _cluster(self, redis: RedisLink) -> RedisBus:
-        bus = RedisBus(redis)
-        self.cluster = AdmissionCluster(
-            bus,
-            self.registry,
-            on_command=self.run_command,
-            adopt=self.adopt,
-            ended=self.mirror_ended,
-            socket_nodes=self.socket_nodes,
-            node_lost=self.node_lost,
-            clock=self.ctx.clock,
-            node_timeout_s=self.ctx.settings.admission_node_timeout_s,
-        )
-        return bus
-
-    def start(self) -> None:
-        """Start the Redis bus and the node's part in the cluster (nothing without Redis)."""
-        if self.cluster is not None:
-            self.cluster.bus.start()
-            self.cluster.start()
-
-    async def close(self) -> None:
-        """Stop what :meth:`start` started and close the Redis connections."""
-        if self.cluster is not None:
-            await self.cluster.close()
-            await self.cluster.bus.close()
-            await self.cluster.link.close()
 
     # ---- settings --------------------------------------------------------------------------
 

@@ -151,12 +151,14 @@ class RoomkeyService:
         applier = ChangeApplier(
             self.ctx, self.keys, self.revocations.listeners, self.rooms.listeners
         )
-        link = open_redis(self.ctx.settings)
         carrier = None
-        if link is not None:
-            carrier = lambda feed: RedisCarrier(  # noqa: E731
-                link, feed.received, feed.request_catch_up
-            )
+        if self.ctx.settings.redis_url is not None:
+
+            def carrier(feed: ChangeFeed) -> RedisCarrier:
+                link = open_redis(self.ctx.settings)
+                assert link is not None
+                return RedisCarrier(link, feed.received, feed.request_catch_up)
+
         return ChangeFeed(self.ctx, applier, self.reload, carrier)
 
     @property
@@ -276,6 +278,14 @@ class RoomkeyService:
     # ---- bootstrap -----------------------------------------------------------------------
 
     async def _bootstrap(self) -> None:
+        # nodes starting at once on an empty database: one creates the project, the others
+        # wait for it here and find it
+        async with self.ctx.store.exclusive("roomkey-bootstrap"):
+            if not self.ctx.state.projects and await self.ctx.store.list_projects():
+                await self.reload()
+            await self._bootstrap_locked()
+
+    async def _bootstrap_locked(self) -> None:
         if self.ctx.settings.dev:
             await self.projects.ensure(DEV_PROJECT, "development", admin=True)
             await self.keys.ensure_dev_key(DEV_PROJECT)

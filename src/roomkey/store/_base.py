@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import Select, bindparam, delete, func, insert, select, update
+from sqlalchemy import Select, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from roomkey.store._audit_lane import SqliteAuditLane
@@ -114,6 +115,25 @@ class SqlBase:
         async with self._read("read the state revision") as conn:
             row = await self._one(conn, select(state_revision.c.revision))
         return int(row.revision) if row is not None else 0
+
+    @asynccontextmanager
+    async def exclusive(self, name: str) -> AsyncIterator[None]:
+        """Hold a lock named ``name`` shared by every process on this database (PostgreSQL: a
+        session advisory lock on a connection of its own) until the block ends; on SQLite a
+        no-op (its processes share one machine, and ``roomkey serve`` bootstraps before its
+        workers start). Raises StoreError."""
+        self._check_open(f"lock {name}")
+        if self.dialect != "postgresql":
+            yield
+            return
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:7], "big")
+        with translated(f"lock {name}"):
+            async with self._engine.connect() as conn:
+                await conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+                try:
+                    yield
+                finally:
+                    await conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
 
     def watch_changes(self, listener: ChangeListener | None) -> None:
         """Call ``listener`` with the changes of each state write, right after it commits (on

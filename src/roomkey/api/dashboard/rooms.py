@@ -123,6 +123,7 @@ async def room_page(request: Request, room: str) -> Response:
     events = EVENTS_PATH.replace("{room}", quote(room, safe=""))
     try:
         live = _live(current, room)
+        live["bans"] = await current.service.bans.list(caller.project_id, room)
     except ForbiddenError as exc:  # the room, without its live state
         live = {"room": room, "participants": [], "lobby": [], "problem": None, "denied": exc}
     return current.render(

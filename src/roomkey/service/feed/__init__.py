@@ -42,7 +42,7 @@ _TICK = object()  # the inbox item that asks for a catch-up from the database
 class FeedCounters:
     """Running totals, read by the metrics endpoint and /readyz."""
 
-    applied_redis: int = 0
+    applied_announced: int = 0
     applied_database: int = 0
     full_reloads: int = 0
     failures: int = 0
@@ -66,7 +66,8 @@ class ChangeFeed:
         self._reload = reload
         self._inbox: asyncio.Queue[Any] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
-        self.carrier = carrier_factory(self) if carrier_factory is not None else None
+        self._carrier_factory = carrier_factory
+        self.carrier: RedisCarrier | None = None  # made at start: no connection before
 
     # ---- lifecycle -----------------------------------------------------------------------
 
@@ -76,7 +77,8 @@ class ChangeFeed:
         self.ctx.store.watch_changes(self._committed_here)
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._work()), loop.create_task(self._poll())]
-        if self.carrier is not None:
+        if self._carrier_factory is not None:
+            self.carrier = self._carrier_factory(self)
             self.carrier.start()
 
     async def close(self) -> None:
@@ -120,7 +122,7 @@ class ChangeFeed:
                 if item is _TICK:
                     await self.catch_up()
                 elif item.rev == self.applied + 1:
-                    await self._apply(item, from_redis=True)
+                    await self._apply(item, announced=True)
                 elif item.rev > self.applied:
                     await self.catch_up()
             except Exception as exc:  # the database is away: the next poll tries again
@@ -142,20 +144,20 @@ class ChangeFeed:
                     return await self._full_reload()  # every newer row was purged
                 return done
             for change in page:
-                await self._apply(change, from_redis=False)
+                await self._apply(change, announced=False)
             done += len(page)
             if len(page) < PAGE:
                 return done
 
-    async def _apply(self, change: ChangeRecord, *, from_redis: bool) -> None:
+    async def _apply(self, change: ChangeRecord, *, announced: bool) -> None:
         async with self.ctx.write_lock:
             if change.rev != self.applied + 1:
                 return  # applied meanwhile (a catch-up ran ahead of this announcement)
             follow_ups = await self.applier.apply(change)
             self.applied = change.rev
         self.counters.last_lag_s = max(0.0, time.time() - change.created_at)
-        if from_redis:
-            self.counters.applied_redis += 1
+        if announced:
+            self.counters.applied_announced += 1
         else:
             self.counters.applied_database += 1
         for follow_up in follow_ups:

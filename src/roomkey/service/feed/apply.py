@@ -130,4 +130,3 @@ class ChangeApplier:
         else:
             project.bans[(room, identity)] = record
         return []
-

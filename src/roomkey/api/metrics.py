@@ -135,6 +135,33 @@ class AdmissionCollector(Collector):
             "Event streams closed as slow consumers",
             value=bus.dropped,
         )
+        if admission.cluster is not None:
+            yield from _cluster_metrics(admission.cluster, registry)
+
+
+def _cluster_metrics(cluster: Any, registry: Any) -> Iterator[Any]:
+    """What a node of several (with Redis) adds: whether Redis carries its messages, what
+    waits for it, and the sessions of other nodes it mirrors or adopted."""
+    bus = cluster.bus
+    yield GaugeMetricFamily(
+        "roomkey_admission_redis_up", "1 while Redis carries admission", value=int(bus.up)
+    )
+    yield GaugeMetricFamily(
+        "roomkey_admission_redis_queued", "Messages waiting for Redis", value=bus.queued()
+    )
+    yield CounterMetricFamily(
+        "roomkey_admission_redis_lost", "Messages dropped while Redis was down", value=bus.lost
+    )
+    yield GaugeMetricFamily(
+        "roomkey_admission_mirrored_sessions",
+        "Live sessions of other nodes mirrored here",
+        value=registry.mirrored_count(),
+    )
+    yield CounterMetricFamily(
+        "roomkey_admission_adopted_sessions",
+        "Sessions adopted from nodes whose heartbeat lapsed",
+        value=cluster.adopted,
+    )
 
 
 class WebhookCollector(Collector):

@@ -96,7 +96,9 @@ class RoomkeyService:
             ctx.store, ctx.settings.audit_batch_max, self.webhooks.token_events
         )
         self.tokens = TokenService(ctx, self.keys, self.rooms, self.audit)
-        self.admission = AdmissionService(ctx, self.tokens, self.rooms, self.bans, self._moderator)
+        self.admission = AdmissionService(
+            ctx, self.tokens, self.rooms, self.bans, self._moderator, redis=open_redis(ctx.settings)
+        )
         self.revocations.listeners.append(self.admission.on_revoked)
         self.rooms.listeners.append(self.admission.on_room_deactivated)
         self.admission.observers.append(self.webhooks.on_admission_event)
@@ -137,6 +139,7 @@ class RoomkeyService:
             return service
         service.audit.start()
         await service.webhooks.start()
+        service.admission.start()
         service._housekeeper = asyncio.get_running_loop().create_task(service._housekeeping())
         service._sweeper = asyncio.get_running_loop().create_task(service._sweeping())
         if service.shares_its_database:
@@ -178,6 +181,7 @@ class RoomkeyService:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+        await self.admission.close()
         await self.audit.close()
         await self.webhooks.close()
         await self.ctx.store.close()

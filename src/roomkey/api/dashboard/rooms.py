@@ -173,7 +173,7 @@ async def reject(request: Request, room: str, session_id: str) -> Response:
     form = await read_form(request)
     try:
         actor = _actor(current, room)
-        current.service.admission.lobby.reject(actor, session_id, form.optional("reason"))
+        await current.service.admission.lobby.reject(actor, session_id, form.optional("reason"))
     except RoomkeyError as exc:
         return await _acted(current, room, exc)
     return await _acted(current, room)
@@ -186,7 +186,7 @@ async def mute(request: Request, room: str, identity: str) -> Response:
     form = await read_form(request)
     sources = form.all("sources") or ["mic"]
     try:
-        current.service.admission.moderation.mute(_actor(current, room), identity, sources)
+        await current.service.admission.moderation.mute(_actor(current, room), identity, sources)
     except RoomkeyError as exc:
         return await _acted(current, room, exc)
     return await _acted(current, room)

@@ -192,3 +192,25 @@ async def test_while_redis_is_down_nodes_poll_and_recover(
         redis.stop()
         await pg_nodes.close_all()
         await _drop(pg_url, pg_nodes.schema)
+
+
+async def test_an_older_change_applied_after_a_newer_one_files_the_newest_state(
+    open_node: Any,
+) -> None:
+    a: RoomkeyService = await open_node()
+    b: RoomkeyService = await open_node()
+    pid = caller_of(a).project_id
+    await b.refresh()
+    heard: list[Any] = []
+    a.ctx.store.watch_changes(heard.extend)
+    room, _ = await a.rooms.create(pid, custom_id="late")
+    record, _ = await a.keys.create_api_key(pid, "short-lived")
+    await a.rooms.deactivate(pid, room.id)
+    await a.keys.disable(pid, record.kid)
+    created_room, created_key = heard[0], heard[1]
+    # b hears the creations late, after both were undone: it files what is stored now
+    await b.feed.applier.apply(created_room)
+    await b.feed.applier.apply(created_key)
+    found = b.ctx.project(pid).room(room.id)
+    assert found is not None and found.active is False
+    assert record.kid not in b.ctx.state.keys

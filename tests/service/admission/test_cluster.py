@@ -251,9 +251,7 @@ async def test_while_redis_is_down_admission_answers_503_and_recovers_by_itself(
         server.stop()
 
 
-async def test_a_socket_on_a_live_node_keeps_a_dead_nodes_session(
-    nodes: Any, clock: Clock
-) -> None:
+async def test_a_socket_on_a_live_node_keeps_a_dead_nodes_session(nodes: Any, clock: Clock) -> None:
     a, b = await nodes(2)
     boot = boot_of(a)
     guest = await a.admission.join(native(boot, clock.now, ROOM, "g"), ROOM)

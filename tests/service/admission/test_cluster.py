@@ -287,3 +287,16 @@ async def test_sockets_held_by_a_dead_node_count_as_closed(nodes: Any, clock: Cl
     clock.advance(2.5)
     a.admission.sweep()
     assert guest.session.status is SessionStatus.LEFT
+
+
+async def test_a_session_joined_a_moment_ago_elsewhere_is_found_in_redis(
+    nodes: Any, clock: Clock
+) -> None:
+    a, b = await nodes(2)
+    boot = boot_of(a)
+    guest = await a.admission.join(native(boot, clock.now, ROOM, "g"), ROOM)
+    found = await b.admission.find_session(guest.session_token)  # mirrored or read from Redis
+    assert found.id == guest.session.id and found.node == a.admission.cluster.node  # type: ignore[union-attr]
+    b.admission.registry.forget(found)  # as if its state had not arrived yet
+    again = await b.admission.find_session(guest.session_token)
+    assert again.id == guest.session.id and again.live

@@ -233,6 +233,16 @@ class AdmissionCluster:
             if node != self.node:
                 await self._read_node(node)
 
+    async def fetch(self, session_id: str) -> None:
+        """Mirror a session no message has brought yet, from its node's hash (a credential
+        used here a moment after its join on another node). Raises RedisError."""
+        listed = await self.link.client.zrange(self.nodes_key, 0, -1)
+        for node in (n.decode() if isinstance(n, bytes) else str(n) for n in listed):
+            raw = await self.link.client.hget(self.hash_of(node), session_id)
+            if node != self.node and raw is not None:
+                self.apply(orjson.loads(raw))
+                return
+
     async def _read_node(self, node: str) -> None:
         """Mirror every session ``node`` keeps; mirrors of it that it no longer keeps end."""
         states = await self.link.client.hgetall(self.hash_of(node))
@@ -320,6 +330,8 @@ class AdmissionCluster:
         this node has been connected long enough for every live node to have beaten)."""
         now = self.clock()
         await self.link.client.zadd(self.nodes_key, {self.node: now})
+        # nodes silent for long (their sessions adopted or none) leave the set
+        await self.link.client.zremrangebyscore(self.nodes_key, "-inf", now - REAPED_TTL_S)
         since = self.connected_since
         if self.bus.up and since is not None and now - since >= self.node_timeout_s:
             owners = {s.node for s in self.registry.live() if s.node is not None}

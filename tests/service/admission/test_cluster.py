@@ -244,6 +244,8 @@ async def test_while_redis_is_down_admission_answers_503_and_recovers_by_itself(
         second = await b.admission.join(native(boot, clock.now, ROOM, "two"), ROOM)
         assert second.session.live
         await until(lambda: a.admission.registry.get(second.session.id) is not None, "on A")
+        mirror = b.admission.registry.get(first.session.id)
+        assert mirror is not None and mirror.live  # B's reconnection did not end A's session
         # A told its own session again: a node that starts now still sees it
         late = (await nodes(1, server.url))[-1]
         await until(lambda: late.admission.registry.get(first.session.id) is not None, "late")

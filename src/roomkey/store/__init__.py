@@ -10,6 +10,7 @@ from roomkey.store.errors import ConflictError, InvalidCursorError, NotFoundErro
 from roomkey.store.migrate import current_revision, head_revision, upgrade
 from roomkey.store.protocol import Store
 from roomkey.store.records import (
+    ActiveRevocations,
     AuditRecord,
     BanRecord,
     ClaimedDelivery,
@@ -35,6 +36,7 @@ from roomkey.store.sql import SqlStore, open_store
 from roomkey.store.url import StoreURL, parse_store_url, to_async_url
 
 __all__ = [
+    "ActiveRevocations",
     "AuditRecord",
     "BanRecord",
     "ClaimedDelivery",

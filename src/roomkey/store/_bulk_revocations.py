@@ -1,0 +1,69 @@
+"""Loading every active revocation at once, on the driver's own connection (both dialects).
+
+Jti rules come packed (``roomkey.revocation.pack_jti``, built here in SQL) as two columns of
+text, so that a rule costs the driver two strings, which the garbage collector never tracks,
+instead of a row of objects; PostgreSQL hands them over as two arrays per project. The other
+kinds are few and come as rows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from roomkey.revocation import packed_age
+from roomkey.store.records import ActiveRevocations
+
+_ACTIVE = "lifted_at IS NULL AND expires_at > {mark}"
+_PACKED = (
+    "CAST(created_at AS TEXT) || ',' || CAST(expires_at AS TEXT) || ','"
+    " || CAST(length(id) AS TEXT) || ',' || id || ',' || reason"
+)
+_PG_JTI = (
+    f"SELECT project_id, array_agg(COALESCE(jti, '')), array_agg({_PACKED}) FROM revocations"
+    f" WHERE kind = 'jti' AND {_ACTIVE.format(mark='$1')} GROUP BY project_id"
+)
+_SQLITE_PROJECTS = (
+    f"SELECT DISTINCT project_id FROM revocations WHERE kind = 'jti' AND {_ACTIVE.format(mark='?')}"
+)
+_SQLITE_JTI = (
+    f"SELECT COALESCE(jti, ''), {_PACKED} FROM revocations"
+    f" WHERE project_id = ? AND kind = 'jti' AND {_ACTIVE.format(mark='?')}"
+)
+# the other kinds in roomkey.revocation.RULE_ROW order, then the project
+_OTHERS = (
+    "SELECT kind, COALESCE(CASE kind WHEN 'identity' THEN identity WHEN 'room' THEN room"
+    " WHEN 'key' THEN kid ELSE CAST(COALESCE(issued_before, 0) AS TEXT) END, ''),"
+    " created_at, CASE WHEN kind = 'identity' THEN room END, expires_at, reason, id,"
+    " project_id FROM revocations WHERE kind <> 'jti' AND " + _ACTIVE
+)
+
+
+async def _load_postgres(conn: Any, now: int, loaded: dict[str, ActiveRevocations]) -> None:
+    """Fill ``loaded`` over an asyncpg connection."""
+    for project_id, jtis, packed in await conn.fetch(_PG_JTI, now):
+        loaded[project_id] = ActiveRevocations(jti=_latest(jtis, packed))
+    for row in await conn.fetch(_OTHERS.format(mark="$1"), now):
+        loaded.setdefault(row[7], ActiveRevocations()).others.append(tuple(row)[:7])
+
+
+async def _load_sqlite(conn: Any, now: int, loaded: dict[str, ActiveRevocations]) -> None:
+    """Fill ``loaded`` over an aiosqlite connection."""
+    for (project_id,) in await conn.execute_fetchall(_SQLITE_PROJECTS, (now,)):
+        rows = await conn.execute_fetchall(_SQLITE_JTI, (project_id, now))
+        jti = dict(rows)
+        if len(jti) != len(rows):
+            jti = _latest([r[0] for r in rows], [r[1] for r in rows])
+        loaded[project_id] = ActiveRevocations(jti=jti)
+    for row in await conn.execute_fetchall(_OTHERS.format(mark="?"), (now,)):
+        loaded.setdefault(row[7], ActiveRevocations()).others.append(row[:7])
+
+
+def _latest(jtis: list[str], packed: list[str]) -> dict[str, str]:
+    """jti -> packed rule; of two rules for one jti (rare), the latest."""
+    table = dict(zip(jtis, packed, strict=True))
+    if len(table) == len(jtis):
+        return table
+    for jti, rule in zip(jtis, packed, strict=True):
+        if packed_age(rule) > packed_age(table[jti]):
+            table[jti] = rule
+    return table

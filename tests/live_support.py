@@ -67,6 +67,9 @@ class TestAdmission:
     def admit_policy(self, project_id: str, room: str) -> str:
         return "direct"
 
+    async def close(self) -> None:
+        """Nothing to stop (the service closes its admission on the way out)."""
+
     def join(self, identity: str, room: str = "r", **grant: Any) -> tuple[Session, str]:
         """A live session of ``identity`` and its credential."""
         waiting = grant.get("join") == JoinMode.ASK

@@ -375,6 +375,13 @@ class RoomFullError(AdmissionError):
     code = "room_full"
 
 
+class AdmissionUnavailableError(AdmissionError):
+    """Live admission cannot act now: the nodes' Redis does not answer, or the node holding the
+    session does not (``details.reason``: ``redis_unreachable``, ``node_unreachable``)."""
+
+    code = "admission_unavailable"
+
+
 class AlreadyDecidedError(AdmissionError):
     """A knock was already admitted, rejected, cancelled or expired: the first decision won."""
 
@@ -459,6 +466,7 @@ class WebhookSignatureError(WebhookVerificationError):
 
 __all__ = [
     "AdmissionError",
+    "AdmissionUnavailableError",
     "AlreadyDecidedError",
     "AuditUnavailableError",
     "AuthenticationError",

@@ -211,6 +211,18 @@ class InMemoryRevocations:
         """Revoke every token issued before ``moment`` (epoch seconds)."""
         return self.add(Revocation("issued_before", moment, _now(now), None, expires_at, reason))
 
+    def holds(self, rule: Revocation) -> bool:
+        """Whether ``rule`` itself (not merely another rule on its target) is in force here."""
+        if rule.kind == "issued_before":
+            return self._before == rule
+        if rule.kind == "identity":
+            return self._identity.get((str(rule.value), rule.room)) == rule
+        if rule.kind == "jti":
+            value = str(rule.value)
+            return value in self._jti and self._jti_rule(value) == rule
+        table = {"room": self._room, "key": self._key}.get(rule.kind, {})
+        return table.get(str(rule.value)) == rule
+
     def lift(self, rule: Revocation) -> None:
         """Remove a rule; a rule not present is ignored."""
         if rule.kind == "issued_before":

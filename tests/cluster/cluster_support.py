@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import secrets
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,11 +64,20 @@ class Cluster:
     )
     nodes: list[Server] = field(default_factory=list)
 
-    def start(self) -> None:
-        for i in range(self.size):
-            node = self.node_server(i)
-            self.nodes.append(node)
-            node.start()
+    def start(self, *, at_once: bool = False) -> None:
+        """Start every node, one after another (node 0 creates the project), or all at once
+        (they race to bootstrap an empty database)."""
+        self.nodes = [self.node_server(i) for i in range(self.size)]
+        if not at_once:
+            for node in self.nodes:
+                node.start()
+            return
+        threads = [threading.Thread(target=node.start) for node in self.nodes]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert all(node.process is not None for node in self.nodes), "a node did not start"
 
     def node_server(self, i: int) -> Server:
         data, logs = self.root / f"node{i}" / "data", self.root / f"node{i}" / "logs"
@@ -83,7 +93,11 @@ class Cluster:
 
     @property
     def banner(self) -> Banner:
-        return Banner.read(self.nodes[0].data_dir)
+        """The first start's credentials (in the data directory of the node that made them)."""
+        for node in self.nodes:
+            if (node.data_dir / "first-start-credentials").exists():
+                return Banner.read(node.data_dir)
+        raise AssertionError("no node handed over first-start credentials")
 
     def client(self, i: int, token: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token or self.banner.admin_token}"}

@@ -36,13 +36,15 @@ def make_cluster(tmp_path: Path) -> Iterator[MakeCluster]:
     made: list[Cluster] = []
     databases: list[str] = []
 
-    def make(size: int = 3, redis_url: str | None = "shared", **kwargs: object) -> Cluster:
+    def make(
+        size: int = 3, redis_url: str | None = "shared", at_once: bool = False, **kwargs: object
+    ) -> Cluster:
         name, url = create_database()
         databases.append(name)
         redis = shared_redis() if redis_url == "shared" else redis_url
         cluster = Cluster(tmp_path / f"cluster{len(made)}", url, redis, size, **kwargs)  # type: ignore[arg-type]
         made.append(cluster)
-        cluster.start()
+        cluster.start(at_once=at_once)
         return cluster
 
     try:

@@ -132,7 +132,7 @@ async def test_a_bootstrap_only_open_skips_revocations_and_background_tasks(
     try:
         assert prep.bootstrap is None  # the project exists: nothing to print again
         assert all(len(p.revocations) == 0 for p in prep.ctx.state.projects.values())
-        assert prep._housekeeper is None and prep._refresher is None
+        assert prep._housekeeper is None and not prep._feed_started
     finally:
         await prep.close()
     node = await RoomkeyService.open(make_settings(tmp_path), clock=clock)

@@ -94,6 +94,9 @@ CALLS: dict[str, Call] = {
     "get_delivery": lambda s: s.get_delivery("p1", 1),
     "redeliver": lambda s: s.redeliver("p1", 1, now=NOW),
     "purge_webhook_log": lambda s: s.purge_webhook_log(NOW),
+    "changes_since": lambda s: s.changes_since(0),
+    "purge_changes": lambda s: s.purge_changes(NOW),
+    "get_revocation": lambda s: s.get_revocation("p1", "rev_1"),
 }
 
 

@@ -20,6 +20,7 @@ from roomkey.store.migrate import VERSION_TABLE, alembic_config, upgrade_engine
 from roomkey.store.schema import metadata
 
 TABLES = {
+    "changes",
     "projects",
     "api_keys",
     "rooms",
@@ -83,7 +84,7 @@ async def test_sync_upgrade_for_the_cli(store_url: Target) -> None:
 
 
 def test_head_revision_is_packaged() -> None:
-    assert head_revision() == "0004"
+    assert head_revision() == "0005"
 
 
 @pytest.mark.parametrize("bad", ["", "Public", "x;drop", "a" * 64])

@@ -10,6 +10,9 @@ from roomkey.store import ConflictError, InvalidCursorError, NotFoundError, Stor
 
 EXPECTED = {
     "ActiveRevocations",
+    "BAN_REF_SEPARATOR",
+    "ChangeKind",
+    "ChangeRecord",
     "AuditRecord",
     "BanRecord",
     "ClaimedDelivery",

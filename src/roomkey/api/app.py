@@ -45,6 +45,11 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(50_000, 50, 100)
 
 
+def _feed_of(app: FastAPI) -> Any:
+    service = _service_of(app)
+    return service.feed if service is not None and service._feed_started else None
+
+
 def _service_of(app: FastAPI) -> Any:
     return getattr(app.state, "service", None)
 
@@ -90,6 +95,8 @@ def create_app(
     # read at scrape time: the service may be opened later, by the lifespan
     app.state.metrics.watch_admission(lambda: _admission_of(app))
     app.state.metrics.watch_webhooks(lambda: getattr(_service_of(app), "webhooks", None))
+    app.state.metrics.watch_feed(lambda: _feed_of(app))
+    app.state.metrics.watch_audit(lambda: getattr(_service_of(app), "audit", None))
     app.state.limiter = build_limiter(settings)
     app.state.metrics.watch_ratelimit(lambda: app.state.limiter)
     app.state.trusted_proxies = parse_networks(settings.trusted_proxies)

@@ -96,6 +96,7 @@ HTTP_STATUS: dict[str, int] = {
     "room_locked": 403,
     "room_full": 403,
     "already_decided": 409,
+    "admission_unavailable": 503,
     "not_in_room": 404,
     "moderation_refused": 403,
     # webhooks: an endpoint refused; verification errors are raised to receivers, not served

@@ -84,6 +84,14 @@ class Metrics:
         """Export this node's webhook delivery counters, read from ``webhooks()`` at scrape."""
         self.registry.register(WebhookCollector(webhooks))
 
+    def watch_audit(self, audit: Callable[[], Any]) -> None:
+        """Export the audit group commit's totals (commits and rows), read at scrape."""
+        self.registry.register(AuditCollector(audit))
+
+    def watch_feed(self, feed: Callable[[], Any]) -> None:
+        """Export the change feed's revision, Redis link and counters, read at scrape."""
+        self.registry.register(FeedCollector(feed))
+
     def watch_ratelimit(self, limiter: Callable[[], Any]) -> None:
         """Export whether rate limits are shared through Redis, read from ``limiter()``."""
         self.registry.register(RateLimitCollector(limiter))
@@ -127,6 +135,33 @@ class AdmissionCollector(Collector):
             "Event streams closed as slow consumers",
             value=bus.dropped,
         )
+        if admission.cluster is not None:
+            yield from _cluster_metrics(admission.cluster, registry)
+
+
+def _cluster_metrics(cluster: Any, registry: Any) -> Iterator[Any]:
+    """What a node of several (with Redis) adds: whether Redis carries its messages, what
+    waits for it, and the sessions of other nodes it mirrors or adopted."""
+    bus = cluster.bus
+    yield GaugeMetricFamily(
+        "roomkey_admission_redis_up", "1 while Redis carries admission", value=int(bus.up)
+    )
+    yield GaugeMetricFamily(
+        "roomkey_admission_redis_queued", "Messages waiting for Redis", value=bus.queued()
+    )
+    yield CounterMetricFamily(
+        "roomkey_admission_redis_lost", "Messages dropped while Redis was down", value=bus.lost
+    )
+    yield GaugeMetricFamily(
+        "roomkey_admission_mirrored_sessions",
+        "Live sessions of other nodes mirrored here",
+        value=registry.mirrored_count(),
+    )
+    yield CounterMetricFamily(
+        "roomkey_admission_adopted_sessions",
+        "Sessions adopted from nodes whose heartbeat lapsed",
+        value=cluster.adopted,
+    )
 
 
 class WebhookCollector(Collector):
@@ -153,6 +188,66 @@ class WebhookCollector(Collector):
             yield CounterMetricFamily(f"roomkey_webhook_{name}", help_text, value=value)
         yield GaugeMetricFamily(
             "roomkey_webhook_in_flight", "Webhook attempts in flight", value=worker.in_flight
+        )
+
+
+class FeedCollector(Collector):
+    """The node's change feed: how far it applied, how, and whether Redis carries it."""
+
+    def __init__(self, feed: Callable[[], Any]) -> None:
+        self._feed = feed
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        feed = self._feed()
+        if feed is None:
+            return
+        counters = feed.counters
+        yield GaugeMetricFamily(
+            "roomkey_feed_revision", "State revision this node has applied", value=feed.applied
+        )
+        yield GaugeMetricFamily(
+            "roomkey_feed_redis_connected",
+            "1 while changes arrive through Redis; 0 while the node polls the database for them",
+            value=1 if feed.redis == "connected" else 0,
+        )
+        applied = CounterMetricFamily(
+            "roomkey_feed_changes_applied",
+            "Changes applied: announced (Redis, or this node's own) or read from the database",
+            labels=["via"],
+        )
+        applied.add_metric(["announced"], counters.applied_announced)
+        applied.add_metric(["database"], counters.applied_database)
+        yield applied
+        yield CounterMetricFamily(
+            "roomkey_feed_full_reloads",
+            "Full reloads (the changes needed were purged)",
+            value=counters.full_reloads,
+        )
+        yield CounterMetricFamily(
+            "roomkey_feed_failures", "Failed attempts to apply the feed", value=counters.failures
+        )
+        yield GaugeMetricFamily(
+            "roomkey_feed_lag_seconds",
+            "From commit (its node's clock) to applied here, for the last change applied",
+            value=counters.last_lag_s,
+        )
+
+
+class AuditCollector(Collector):
+    """The audit log's group commit: rows per commit is their ratio."""
+
+    def __init__(self, audit: Callable[[], Any]) -> None:
+        self._audit = audit
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        audit = self._audit()
+        if audit is None:
+            return
+        yield CounterMetricFamily(
+            "roomkey_audit_commits", "Audit transactions committed", value=audit.commits
+        )
+        yield CounterMetricFamily(
+            "roomkey_audit_rows", "Audit rows committed (one per token)", value=audit.rows
         )
 
 

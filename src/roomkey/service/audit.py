@@ -33,6 +33,9 @@ class AuditWriter:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        # running totals (metrics): committed transactions and the rows they held
+        self.commits = 0
+        self.rows = 0
 
     def start(self) -> None:
         """Start the background writer (inside a running event loop)."""
@@ -73,6 +76,8 @@ class AuditWriter:
                 if not future.done():
                     future.set_exception(error)
             return
+        self.commits += 1
+        self.rows += len(rows)
         for _, future in batch:
             if not future.done():
                 future.set_result(None)

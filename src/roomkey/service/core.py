@@ -19,8 +19,10 @@ from roomkey.service.audit import AuditWriter
 from roomkey.service.auth import Caller, authenticate, authorize
 from roomkey.service.bans import BanService
 from roomkey.service.context import Context
+from roomkey.service.feed import RETENTION_S, ChangeApplier, ChangeFeed, RedisCarrier
 from roomkey.service.keys import KeyService
 from roomkey.service.projects import Bootstrap, ProjectService
+from roomkey.service.redis import open_redis
 from roomkey.service.revocations import RevocationService
 from roomkey.service.roles import RoleService, role_from_record
 from roomkey.service.rooms import RoomService
@@ -94,13 +96,15 @@ class RoomkeyService:
             ctx.store, ctx.settings.audit_batch_max, self.webhooks.token_events
         )
         self.tokens = TokenService(ctx, self.keys, self.rooms, self.audit)
-        self.admission = AdmissionService(ctx, self.tokens, self.rooms, self.bans, self._moderator)
+        self.admission = AdmissionService(
+            ctx, self.tokens, self.rooms, self.bans, self._moderator, redis=open_redis(ctx.settings)
+        )
         self.revocations.listeners.append(self.admission.on_revoked)
         self.rooms.listeners.append(self.admission.on_room_deactivated)
         self.admission.observers.append(self.webhooks.on_admission_event)
         self.bootstrap: Bootstrap | None = None
-        self._refresher: asyncio.Task[None] | None = None
-        self._loaded_revision: int | None = None  # the store's state revision in memory now
+        self.feed = self._feed()
+        self._feed_started = False
         self._housekeeper: asyncio.Task[None] | None = None
         self._sweeper: asyncio.Task[None] | None = None
 
@@ -135,21 +139,49 @@ class RoomkeyService:
             return service
         service.audit.start()
         await service.webhooks.start()
+        service.admission.start()
         service._housekeeper = asyncio.get_running_loop().create_task(service._housekeeping())
         service._sweeper = asyncio.get_running_loop().create_task(service._sweeping())
-        if settings.workers > 1 or not service.ctx.settings.resolved_database_url().startswith(
-            "sqlite"
-        ):
-            service._refresher = asyncio.get_running_loop().create_task(service._refresh_loop())
+        if service.shares_its_database:
+            service.feed.start(service.feed.applied)
+            service._feed_started = True
         return service
+
+    def _feed(self) -> ChangeFeed:
+        applier = ChangeApplier(
+            self.ctx, self.keys, self.revocations.listeners, self.rooms.listeners
+        )
+        carrier = None
+        if self.ctx.settings.redis_url is not None:
+
+            def carrier(feed: ChangeFeed) -> RedisCarrier:
+                link = open_redis(self.ctx.settings)
+                assert link is not None
+                return RedisCarrier(link, feed.received, feed.request_catch_up)
+
+        return ChangeFeed(self.ctx, applier, self.reload, carrier)
+
+    @property
+    def shares_its_database(self) -> bool:
+        """Whether other processes may write this node's database (several workers or nodes,
+        PostgreSQL, Redis): then the change feed runs."""
+        settings = self.ctx.settings
+        return (
+            settings.workers > 1
+            or settings.redis_url is not None
+            or not settings.resolved_database_url().startswith("sqlite")
+        )
 
     async def close(self) -> None:
         """Flush the audit log, stop refreshing, close the store."""
-        for task in (self._refresher, self._housekeeper, self._sweeper):
+        if self._feed_started:
+            await self.feed.close()
+        for task in (self._housekeeper, self._sweeper):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+        await self.admission.close()
         await self.audit.close()
         await self.webhooks.close()
         await self.ctx.store.close()
@@ -159,34 +191,38 @@ class RoomkeyService:
         """The node's server settings."""
         return self.ctx.settings
 
-    async def check_ready(self) -> int:
-        """The number of keys loaded, once the database answers; raises NotReadyError."""
+    async def check_ready(self) -> dict[str, object]:
+        """What /readyz shows: the keys loaded and the change feed's state, once the database
+        answers; raises NotReadyError."""
         try:
             await self.ctx.store.ping()
         except Exception as exc:  # whatever the failure, the node cannot serve
             raise NotReadyError("the database does not answer") from exc
-        return len(self.ctx.state.keyring)
+        ready: dict[str, object] = {"status": "ready", "keys": len(self.ctx.state.keyring)}
+        if self._feed_started:
+            ready["feed"] = self.feed.status()
+        return ready
 
     # ---- loading -------------------------------------------------------------------------
 
-    async def reload(self, *, revocations: bool = True) -> None:
-        """Rebuild the in-memory state from the store and swap it in."""
-        async with self.ctx.write_lock:  # a revocation made meanwhile isn't swapped away
-            # read first: a change committed while loading shows as a newer revision next time
+    async def reload(self, *, revocations: bool = True) -> int:
+        """Rebuild the in-memory state from the store and swap it in; the revision it reflects.
+
+        The change feed then applies what comes after that revision.
+        """
+        async with self.ctx.write_lock:  # no change is filed meanwhile, then swapped away
+            # read first: a change committed while loading is applied again by the feed
             revision = await self.ctx.store.state_revision()
             await self._reload(revocations)
-            self._loaded_revision = revision if revocations else None
+            self.feed.applied = revision
+            return revision
 
     async def refresh(self) -> bool:
-        """Reload if the stored state changed since the last load (on any node); True if so.
+        """Apply now whatever the change feed holds after this node's revision; True if any.
 
-        One small query when nothing changed, instead of reading every key, room and
-        revocation (with 1,000,000 revocations a reload takes about 25 s of CPU).
+        One small query when nothing changed; each change reads only the thing it names.
         """
-        if await self.ctx.store.state_revision() == self._loaded_revision:
-            return False
-        await self.reload()
-        return True
+        return await self.feed.catch_up() > 0
 
     async def _reload(self, revocations: bool) -> None:
         store, fresh = self.ctx.store, ServerState()
@@ -214,19 +250,12 @@ class RoomkeyService:
         for kid in list(state.keys):
             self.keys.unload(kid)
 
-    async def _refresh_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.ctx.settings.refresh_interval_s)
-            try:
-                await self.refresh()
-            except Exception as exc:  # keep serving from memory; log and retry
-                log.warning("state refresh failed: %s", type(exc).__name__)
-
     async def _housekeeping(self) -> None:
         while True:
             await asyncio.sleep(HOUSEKEEPING_INTERVAL_S)
             try:
                 await self.prune_revocations()
+                await self.ctx.store.purge_changes(self.ctx.clock() - RETENTION_S)
             except Exception as exc:  # retried at the next tick
                 log.warning("revocation pruning failed: %s", type(exc).__name__)
 
@@ -248,6 +277,14 @@ class RoomkeyService:
     # ---- bootstrap -----------------------------------------------------------------------
 
     async def _bootstrap(self) -> None:
+        # nodes starting at once on an empty database: one creates the project, the others
+        # wait for it here and find it
+        async with self.ctx.store.exclusive("roomkey-bootstrap"):
+            if not self.ctx.state.projects and await self.ctx.store.list_projects():
+                await self.reload()
+            await self._bootstrap_locked()
+
+    async def _bootstrap_locked(self) -> None:
         if self.ctx.settings.dev:
             await self.projects.ensure(DEV_PROJECT, "development", admin=True)
             await self.keys.ensure_dev_key(DEV_PROJECT)

@@ -63,8 +63,9 @@ class KeyService:
 
     async def _store_new(self, record: KeyRecord) -> KeyRecord:
         events = on_key(WebhookEvent.KEY_CREATED, record.created_at)
-        record = await self.ctx.store.create_key(record, events=events)
-        self.load(record)
+        async with self.ctx.write_lock:  # see WriteLock
+            record = await self.ctx.store.create_key(record, events=events)
+            self.load(record)
         self.ctx.events_written()
         return record
 
@@ -133,9 +134,10 @@ class KeyService:
             new = self._signing_key(project_id, old.alg, old.description, kid)
         expires = self.ctx.now() + overlap_s
         events = on_key(WebhookEvent.KEY_ROTATED, new.created_at)
-        new = await self.ctx.store.rotate_key(new, old_expires_at=expires, events=events)
-        self.load(new)
-        self.load(dataclasses.replace(old, expires_at=expires))
+        async with self.ctx.write_lock:
+            new = await self.ctx.store.rotate_key(new, old_expires_at=expires, events=events)
+            self.load(new)
+            self.load(dataclasses.replace(old, expires_at=expires))
         self.ctx.events_written()
         return new, secret
 
@@ -144,16 +146,18 @@ class KeyService:
         await self._refuse_last_api_key(project_id, kid)
         now = self.ctx.now()
         events = on_key(WebhookEvent.KEY_DISABLED, now)
-        record = await self.ctx.store.update_key_status(kid, "disabled", now=now, events=events)
-        self.unload(kid)
+        async with self.ctx.write_lock:
+            record = await self.ctx.store.update_key_status(kid, "disabled", now=now, events=events)
+            self.unload(kid)
         self.ctx.events_written()
         return record
 
     async def delete(self, project_id: str, kid: str) -> None:
         """Remove a key for good."""
         await self._refuse_last_api_key(project_id, kid)
-        await self.ctx.store.delete_key(kid)
-        self.unload(kid)
+        async with self.ctx.write_lock:
+            await self.ctx.store.delete_key(kid)
+            self.unload(kid)
 
     async def _refuse_last_api_key(self, project_id: str, kid: str) -> None:
         record = await self.get(project_id, kid)

@@ -31,8 +31,9 @@ class RoleService:
             created_at=existing.created_at if existing else now,
             updated_at=now,
         )
-        stored = await self.ctx.store.upsert_role(record)
-        project.roles[name] = role
+        async with self.ctx.write_lock:  # see WriteLock
+            stored = await self.ctx.store.upsert_role(record)
+            project.roles[name] = role
         return stored
 
     async def list_roles(self, project_id: str) -> list[RoleRecord]:
@@ -49,8 +50,9 @@ class RoleService:
 
     async def delete(self, project_id: str, name: str) -> None:
         """Delete a role (tokens already issued keep their permissions)."""
-        await self.ctx.store.delete_role(project_id, name)
-        self.ctx.project(project_id).roles.pop(name, None)
+        async with self.ctx.write_lock:
+            await self.ctx.store.delete_role(project_id, name)
+            self.ctx.project(project_id).roles.pop(name, None)
 
 
 def role_from_record(record: RoleRecord) -> CustomRole:

@@ -60,8 +60,9 @@ class RoomService:
             locked=locked,
         )
         events = on_room(WebhookEvent.ROOM_CREATED, record.created_at)
-        stored, created = await self.ctx.store.create_room(record, events=events)
-        self.ctx.state.put_room(stored)
+        async with self.ctx.write_lock:  # see WriteLock
+            stored, created = await self.ctx.store.create_room(record, events=events)
+            self.ctx.state.put_room(stored)
         if created:
             self.ctx.events_written()
         return stored, created
@@ -94,8 +95,11 @@ class RoomService:
         room = await self.get(project_id, room_id)
         now = self.ctx.now()
         events = on_room(WebhookEvent.ROOM_DEACTIVATED, now)
-        updated = await self.ctx.store.deactivate_room(project_id, room.id, now=now, events=events)
-        self.ctx.state.put_room(updated)
+        async with self.ctx.write_lock:
+            updated = await self.ctx.store.deactivate_room(
+                project_id, room.id, now=now, events=events
+            )
+            self.ctx.state.put_room(updated)
         self.ctx.events_written()
         for listener in self.listeners:
             listener(project_id, updated)

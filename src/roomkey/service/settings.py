@@ -96,6 +96,21 @@ class ServerSettings(BaseSettings):
         "feed in the database and applies what other nodes changed; with Redis, changes "
         "arrive sooner and this is the fallback while Redis is down.",
     )
+    admission_grace_s: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        description="How long a live session may have no event stream (WebSocket) open before "
+        "it ends as left; with several nodes, also how long the sessions of a node that died "
+        "stay before they end.",
+    )
+    admission_node_timeout_s: float = Field(
+        5.0,
+        gt=1,
+        le=300,
+        description="With Redis: how long a node's heartbeat may lapse before the other nodes "
+        "count it dead and end its sessions (after admission_grace_s).",
+    )
     audit_batch_max: int = Field(256, ge=1, le=10000, description="Audit rows per group commit.")
     webhook_delivery: bool = Field(
         True, description="Whether this node delivers webhooks (any number of nodes may)."

@@ -10,9 +10,12 @@ from roomkey.store.errors import ConflictError, InvalidCursorError, NotFoundErro
 from roomkey.store.migrate import current_revision, head_revision, upgrade
 from roomkey.store.protocol import Store
 from roomkey.store.records import (
+    BAN_REF_SEPARATOR,
     ActiveRevocations,
     AuditRecord,
     BanRecord,
+    ChangeKind,
+    ChangeRecord,
     ClaimedDelivery,
     DeliveryOutcome,
     DeliveryRecord,
@@ -36,9 +39,12 @@ from roomkey.store.sql import SqlStore, open_store
 from roomkey.store.url import StoreURL, parse_store_url, to_async_url
 
 __all__ = [
+    "BAN_REF_SEPARATOR",
     "ActiveRevocations",
     "AuditRecord",
     "BanRecord",
+    "ChangeKind",
+    "ChangeRecord",
     "ClaimedDelivery",
     "ConflictError",
     "DeliveryOutcome",

@@ -11,7 +11,7 @@ from sqlalchemy import insert, select, update
 from roomkey.store._base import SqlBase
 from roomkey.store._codec import from_row, to_row
 from roomkey.store.errors import NotFoundError
-from roomkey.store.records import BanRecord, EventsFor
+from roomkey.store.records import BAN_REF_SEPARATOR, BanRecord, EventsFor
 from roomkey.store.schema import bans
 
 
@@ -31,6 +31,7 @@ class Bans(SqlBase):
         async with self._write("add ban") as conn:
             await self._require_project(conn, ban.project_id)
             await conn.execute(insert(bans).values(**to_row(ban)))
+            await self._changed(conn, "ban", ban.project_id, ban_ref(ban.room, ban.identity))
             if events is not None:
                 await self._emit(conn, events(ban))
         return ban
@@ -48,6 +49,7 @@ class Bans(SqlBase):
             if row is None:
                 raise NotFoundError("no such ban", room=room, identity=identity)
             await conn.execute(update(bans).where(bans.c.id == row.id).values(lifted_at=now))
+            await self._changed(conn, "ban", project_id, ban_ref(room, identity))
         return dataclasses.replace(from_row(BanRecord, row), lifted_at=now)
 
     async def get_ban(self, project_id: str, room: str, identity: str) -> BanRecord | None:
@@ -77,6 +79,11 @@ class Bans(SqlBase):
             return [from_row(BanRecord, row) for row in (await conn.execute(query)).all()]
 
 
+def ban_ref(room: str, identity: str) -> str:
+    """The change feed's name for the ban of ``identity`` from ``room`` (see ChangeRecord)."""
+    return f"{room}{BAN_REF_SEPARATOR}{identity}"
+
+
 def _live(project_id: str, room: str, identity: str) -> tuple[Any, ...]:
     return (
         bans.c.project_id == project_id,
@@ -86,4 +93,4 @@ def _live(project_id: str, room: str, identity: str) -> tuple[Any, ...]:
     )
 
 
-__all__ = ["Bans"]
+__all__ = ["Bans", "ban_ref"]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+import hashlib
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select, update
+from sqlalchemy import Select, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from roomkey.store._audit_lane import SqliteAuditLane
@@ -16,14 +18,26 @@ from roomkey.store._loop_writer import SqliteLoopWriter
 from roomkey.store._outbox import emit
 from roomkey.store._translate import translated
 from roomkey.store.errors import NotFoundError, StoreError
-from roomkey.store.records import OutboxEvent
-from roomkey.store.schema import projects, state_revision
+from roomkey.store.records import ChangeKind, ChangeRecord, OutboxEvent
+from roomkey.store.schema import changes, projects, state_revision
+
+ChangeListener = Callable[[Sequence[ChangeRecord]], None]
 
 MAX_PAGE = 500
+# the next revision, taken at the end of a state write: the row lock it takes is held until
+# commit, so revisions are gap-free and in commit order across every node
 _NEXT_REVISION = (
     update(state_revision)
     .where(state_revision.c.id == 1)
     .values(revision=state_revision.c.revision + 1)
+    .returning(state_revision.c.revision)
+)
+_INSERT_CHANGE = insert(changes)
+_CHANGES_SINCE = (
+    select(changes.c.rev, changes.c.project_id, changes.c.kind, changes.c.ref, changes.c.created_at)
+    .where(changes.c.rev > bindparam("after"))
+    .order_by(changes.c.rev)
+    .limit(bindparam("limit"))
 )
 
 # built once: a statement built per call costs more than running it (its values are compiled
@@ -56,6 +70,10 @@ class SqlBase:
         # the connection state writes commit on without pausing (see _loop_writer)
         self._audit_lane = audit_lane
         self._loop_writer = loop_writer
+        # the changes recorded by each open write transaction (by connection), and who hears
+        # of them once committed
+        self._pending: dict[int, list[ChangeRecord]] = {}
+        self._change_listener: ChangeListener | None = None
 
     @property
     def dialect(self) -> str:
@@ -99,39 +117,107 @@ class SqlBase:
         return int(row.revision) if row is not None else 0
 
     @asynccontextmanager
-    async def _write(
-        self, action: str, *, changes_state: bool = True
-    ) -> AsyncIterator[WriteConnection]:
+    async def exclusive(self, name: str) -> AsyncIterator[None]:
+        """Hold a lock named ``name`` shared by every process on this database (PostgreSQL: a
+        session advisory lock on a connection of its own) until the block ends; on SQLite a
+        no-op (its processes share one machine, and ``roomkey serve`` bootstraps before its
+        workers start). Raises StoreError."""
+        self._check_open(f"lock {name}")
+        if self.dialect != "postgresql":
+            yield
+            return
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:7], "big")
+        with translated(f"lock {name}"):
+            async with self._engine.connect() as conn:
+                await conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+                try:
+                    yield
+                finally:
+                    await conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+
+    def watch_changes(self, listener: ChangeListener | None) -> None:
+        """Call ``listener`` with the changes of each state write, right after it commits (on
+        this process only: other processes read them with :meth:`changes_since`)."""
+        self._change_listener = listener
+
+    async def changes_since(self, rev: int, *, limit: int = 1000) -> list[ChangeRecord]:
+        """The change feed after revision ``rev``, oldest first, at most ``limit`` rows.
+
+        Raises:
+            StoreError: on failure.
+        """
+        async with self._read("read the change feed") as conn:
+            rows = (await conn.execute(_CHANGES_SINCE, {"after": rev, "limit": limit})).all()
+        return [ChangeRecord(int(r[0]), r[1], r[2], r[3], float(r[4])) for r in rows]
+
+    async def purge_changes(self, before: float) -> int:
+        """Delete change rows older than ``before`` (epoch seconds), always keeping the newest
+        one (it tells a node how far the feed goes); how many. Raises StoreError."""
+        async with self._write("purge the change feed") as conn:
+            newest = select(func.max(changes.c.rev)).scalar_subquery()
+            result = await conn.execute(
+                delete(changes).where(changes.c.created_at < before, changes.c.rev < newest)
+            )
+        return int(result.rowcount)
+
+    @asynccontextmanager
+    async def _write(self, action: str) -> AsyncIterator[WriteConnection]:
         """One transaction, committed when the block exits cleanly, rolled back otherwise.
 
-        Unless ``changes_state`` is false (the audit log, purging expired revocations), the
-        state revision is incremented in the same transaction. On a SQLite file the block runs
-        on the loop writer's connection whenever its lock is free (see ``_loop_writer``), so
-        the block must not await anything but its statements; else, or on PostgreSQL, on a
-        pooled connection.
+        A block that changes the state nodes keep in memory records what it changed with
+        :meth:`_changed`; the listener set by :meth:`watch_changes` hears of it after commit.
+        On a SQLite file the block runs on the loop writer's connection whenever its lock is
+        free (see ``_loop_writer``), so the block must not await anything but its statements;
+        else, or on PostgreSQL, on a pooled connection.
         """
         self._check_open(action)
+        recorded: list[ChangeRecord] = []
         with translated(action):
             writer = self._loop_writer
             on_loop = writer.begin() if writer is not None else None
             if writer is not None and on_loop is not None:
+                self._pending[id(on_loop)] = recorded
                 try:
                     yield on_loop
-                    if changes_state:
-                        await on_loop.execute(_NEXT_REVISION)
                 except BaseException:
                     writer.rollback()
                     raise
+                finally:
+                    del self._pending[id(on_loop)]
                 writer.commit()
                 if self._audit_lane is not None:
                     self._audit_lane.count_state_write(STATE_WRITE_ROWS)
-                return
-            async with self._engine.connect() as conn:
-                await conn.execution_options(**{WRITE_OPTION: True})
-                async with conn.begin():
-                    yield conn
-                    if changes_state:
-                        await conn.execute(_NEXT_REVISION)
+            else:
+                async with self._engine.connect() as conn:
+                    await conn.execution_options(**{WRITE_OPTION: True})
+                    self._pending[id(conn)] = recorded
+                    try:
+                        async with conn.begin():
+                            yield conn
+                    finally:
+                        del self._pending[id(conn)]
+        if recorded and self._change_listener is not None:
+            self._change_listener(recorded)
+
+    async def _changed(
+        self, conn: WriteConnection, kind: ChangeKind, project_id: str, ref: str
+    ) -> ChangeRecord:
+        """Record, in the open write transaction, that it changes ``kind`` ``ref``: the next
+        state revision and its row in the change feed (see :class:`ChangeRecord`)."""
+        rev = int((await conn.execute(_NEXT_REVISION)).scalar_one())
+        change = ChangeRecord(rev, project_id, kind, ref, time.time())
+        await conn.execute(
+            _INSERT_CHANGE,
+            {
+                "rev": rev,
+                "project_id": project_id,
+                "kind": kind,
+                "ref": ref,
+                "created_at": change.created_at,
+            },
+        )
+        self._pending[id(conn)].append(change)
+        return change
 
     async def _emit(self, conn: WriteConnection, events: Sequence[OutboxEvent]) -> None:
         """Add ``events`` to the outbox inside the open write transaction ``conn`` (they

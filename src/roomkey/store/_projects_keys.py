@@ -27,6 +27,7 @@ class ProjectsAndKeys(SqlBase):
         """Insert a project. Raises ConflictError if the id exists, StoreError on failure."""
         async with self._write("create project") as conn:
             await conn.execute(insert(projects).values(**to_row(project)))
+            await self._changed(conn, "project", project.id, project.id)
         return project
 
     async def get_project(self, project_id: str) -> ProjectRecord | None:
@@ -52,6 +53,7 @@ class ProjectsAndKeys(SqlBase):
             if result.rowcount == 0:
                 raise NotFoundError("no such project", project_id=project_id)
             row = await self._one(conn, select(projects).where(projects.c.id == project_id))
+            await self._changed(conn, "project", project_id, project_id)
         return from_row(ProjectRecord, row)
 
     async def create_key(
@@ -64,6 +66,7 @@ class ProjectsAndKeys(SqlBase):
         async with self._write("create key") as conn:
             await self._require_project(conn, key.project_id)
             await conn.execute(insert(api_keys).values(**to_row(key)))
+            await self._changed(conn, "key", key.project_id, key.kid)
             if events is not None:
                 await self._emit(conn, events(key))
         return key
@@ -92,6 +95,7 @@ class ProjectsAndKeys(SqlBase):
             await conn.execute(
                 update(api_keys).where(api_keys.c.kid == old.kid).values(expires_at=old_expires_at)
             )
+            await self._changed(conn, "key", new_key.project_id, new_key.kid)
             if events is not None:
                 await self._emit(conn, events(new_key))
         return new_key
@@ -136,6 +140,7 @@ class ProjectsAndKeys(SqlBase):
             await conn.execute(query.values(status=status, disabled_at=disabled_at))
             key = await self._key(conn, kid)
             assert key is not None
+            await self._changed(conn, "key", key.project_id, kid)
             if events is not None and before.status != status:
                 await self._emit(conn, events(key))
         return key
@@ -147,14 +152,18 @@ class ProjectsAndKeys(SqlBase):
     async def delete_key(self, kid: str) -> None:
         """Delete a key. Raises NotFoundError, StoreError."""
         async with self._write("delete key") as conn:
-            result = await conn.execute(delete(api_keys).where(api_keys.c.kid == kid))
-            if result.rowcount == 0:
+            key = await self._key(conn, kid)
+            if key is None:
                 raise NotFoundError("no such key", kid=kid)
+            await conn.execute(delete(api_keys).where(api_keys.c.kid == kid))
+            await self._changed(conn, "key", key.project_id, kid)
 
     async def _update_key(self, kid: str, **values: object) -> KeyRecord:
         async with self._write("update key") as conn:
             await conn.execute(update(api_keys).where(api_keys.c.kid == kid).values(**values))
             key = await self._key(conn, kid)
+            if key is not None:
+                await self._changed(conn, "key", key.project_id, kid)
         if key is None:
             raise NotFoundError("no such key", kid=kid)
         return key

@@ -43,6 +43,7 @@ class RevocationsAndAudit(SqlBase):
         async with self._write("add revocation") as conn:
             await self._require_project(conn, revocation.project_id)
             await conn.execute(_INSERT_REVOCATION, to_row(revocation))
+            await self._changed(conn, "revocation", revocation.project_id, revocation.id)
             if events is not None:
                 await self._emit(conn, events(revocation))
         return revocation
@@ -70,11 +71,21 @@ class RevocationsAndAudit(SqlBase):
                 .values(lifted_at=now)
             )
             row = await self._one(conn, select(revocations).where(*where))
+            if row is not None and result.rowcount:
+                await self._changed(conn, "revocation", project_id, revocation_id)
             if row is not None and result.rowcount and events is not None:
                 await self._emit(conn, events(from_row(RevocationRecord, row)))
         if row is None:
             raise NotFoundError("no such revocation", revocation_id=revocation_id)
         return from_row(RevocationRecord, row)
+
+    async def get_revocation(self, project_id: str, revocation_id: str) -> RevocationRecord | None:
+        """The revocation (lifted or not), or None. Raises StoreError on failure."""
+        query = select(*_REVOCATION_COLUMNS).where(
+            revocations.c.project_id == project_id, revocations.c.id == revocation_id
+        )
+        found = await self._revocations(query)
+        return found[0] if found else None
 
     async def list_revocations(
         self, project_id: str, *, include_lifted: bool = False
@@ -118,7 +129,7 @@ class RevocationsAndAudit(SqlBase):
 
     async def purge_revocations(self, now: int) -> int:
         """Delete revocations past their ``expires_at``; returns how many. Raises StoreError."""
-        async with self._write("purge revocations", changes_state=False) as conn:
+        async with self._write("purge revocations") as conn:
             result = await conn.execute(delete(revocations).where(revocations.c.expires_at <= now))
         return int(result.rowcount)
 
@@ -139,7 +150,7 @@ class RevocationsAndAudit(SqlBase):
             await self._audit_lane.insert(rows)
             return
         # with events, SQLite takes this path too: the lane's connection writes audit rows only
-        async with self._write("record issued tokens", changes_state=False) as conn:
+        async with self._write("record issued tokens") as conn:
             await conn.execute(insert(audit), [to_row(row) for row in rows])
             await self._emit(conn, events)
 

@@ -50,6 +50,7 @@ class RoomsAndRoles(SqlBase):
                         raise _Exists(existing)  # nothing written: rolled back
                 await self._require_project(conn, room.project_id)
                 await conn.execute(_INSERT_ROOM, to_row(room))
+                await self._changed(conn, "room", room.project_id, room.id)
                 if events is not None:
                     await self._emit(conn, events(room))
         except _Exists as exists:
@@ -134,6 +135,8 @@ class RoomsAndRoles(SqlBase):
                 .values(active=False, deactivated_at=now)
             )
             row = await self._one(conn, select(rooms).where(*where))
+            if row is not None and result.rowcount:
+                await self._changed(conn, "room", project_id, room_id)
             if row is not None and result.rowcount and events is not None:
                 await self._emit(conn, events(from_row(RoomRecord, row)))
         if row is None:
@@ -151,6 +154,8 @@ class RoomsAndRoles(SqlBase):
         async with self._write("lock room" if locked else "unlock room") as conn:
             await conn.execute(update(rooms).where(*where).values(locked=locked))
             row = await self._one(conn, select(rooms).where(*where))
+            if row is not None:
+                await self._changed(conn, "room", project_id, room_id)
         if row is None:
             raise NotFoundError("no such room", project_id=project_id, room_id=room_id)
         return from_row(RoomRecord, row)
@@ -166,6 +171,7 @@ class RoomsAndRoles(SqlBase):
             await self._require_project(conn, role.project_id)
             await conn.execute(_upsert_role(conn, role))
             saved = await self._role(conn, role.project_id, role.name)
+            await self._changed(conn, "role", role.project_id, role.name)
         assert saved is not None  # written in this transaction
         return saved
 
@@ -186,6 +192,7 @@ class RoomsAndRoles(SqlBase):
         async with self._write("delete role") as conn:
             if (await conn.execute(query)).rowcount == 0:
                 raise NotFoundError("no such role", project_id=project_id, role=name)
+            await self._changed(conn, "role", project_id, name)
 
     async def _room_by_custom_id(
         self, conn: WriteConnection, project_id: str, custom_id: str

@@ -50,7 +50,7 @@ class Webhooks(SqlBase):
 
     async def create_webhook(self, endpoint: WebhookEndpointRecord) -> WebhookEndpointRecord:
         """Insert an endpoint. Raises NotFoundError (no project), ConflictError, StoreError."""
-        async with self._write("create webhook", changes_state=False) as conn:
+        async with self._write("create webhook") as conn:
             await self._require_project(conn, endpoint.project_id)
             await conn.execute(insert(_W).values(**to_row(endpoint)))
         return endpoint
@@ -79,7 +79,7 @@ class Webhooks(SqlBase):
         for fixed in ("id", "project_id", "created_at"):
             values.pop(fixed)
         where = (_W.c.project_id == endpoint.project_id, _W.c.id == endpoint.id)
-        async with self._write("update webhook", changes_state=False) as conn:
+        async with self._write("update webhook") as conn:
             result = await conn.execute(update(_W).where(*where).values(**values))
             if result.rowcount == 0:
                 raise NotFoundError("no such webhook", webhook_id=endpoint.id)
@@ -89,7 +89,7 @@ class Webhooks(SqlBase):
     async def delete_webhook(self, project_id: str, endpoint_id: str) -> None:
         """Delete an endpoint and its deliveries. Raises NotFoundError, StoreError."""
         where = (_W.c.project_id == project_id, _W.c.id == endpoint_id)
-        async with self._write("delete webhook", changes_state=False) as conn:
+        async with self._write("delete webhook") as conn:
             await conn.execute(delete(_D).where(_D.c.endpoint_id == endpoint_id))
             result = await conn.execute(delete(_W).where(*where))
             if result.rowcount == 0:
@@ -105,7 +105,7 @@ class Webhooks(SqlBase):
         """
         if not events:
             return 0
-        async with self._write("record webhook events", changes_state=False) as conn:
+        async with self._write("record webhook events") as conn:
             return await emit(conn, events)
 
     # ---- claims ----------------------------------------------------------------------------
@@ -117,7 +117,7 @@ class Webhooks(SqlBase):
 
         Raises StoreError.
         """
-        async with self._write("claim webhook deliveries", changes_state=False) as conn:
+        async with self._write("claim webhook deliveries") as conn:
             return await self._claim(conn, self._claimable(now, limit), claim, now + lease_s)
 
     async def _claim(
@@ -180,7 +180,7 @@ class Webhooks(SqlBase):
         Raises StoreError.
         """
         query = self._finished(delivery_id, claim, now, delivered, status_code, error, retry_at)
-        async with self._write("record a webhook delivery", changes_state=False) as conn:
+        async with self._write("record a webhook delivery") as conn:
             result = await conn.execute(query)
         return bool(result.rowcount)
 
@@ -214,7 +214,7 @@ class Webhooks(SqlBase):
         Raises StoreError.
         """
         results: list[tuple[bool, ClaimedDelivery | None]] = []
-        async with self._write("record webhook deliveries", changes_state=False) as conn:
+        async with self._write("record webhook deliveries") as conn:
             moving: dict[str, str] = {}  # endpoint id -> the claim its next delivery goes to
             for o in outcomes:
                 d = o.claimed.delivery
@@ -282,7 +282,7 @@ class Webhooks(SqlBase):
         if not claims:
             return 0
         query = update(_D).where(_D.c.claimed_by.in_(list(claims)), _D.c.status == "pending")
-        async with self._write("release webhook deliveries", changes_state=False) as conn:
+        async with self._write("release webhook deliveries") as conn:
             result = await conn.execute(query.values(claimed_by=None, lease_until=None))
         return int(result.rowcount)
 
@@ -330,7 +330,7 @@ class Webhooks(SqlBase):
 
         Raises NotFoundError (no such delivery in the project), StoreError.
         """
-        async with self._write("redeliver a webhook", changes_state=False) as conn:
+        async with self._write("redeliver a webhook") as conn:
             await lock_outbox(conn)
             where = (_D.c.project_id == project_id, _D.c.id == delivery_id)
             old = await self._one(conn, select(_D).where(*where))
@@ -346,7 +346,7 @@ class Webhooks(SqlBase):
         any more; how many deliveries. Raises StoreError."""
         finished = and_(_D.c.status != "pending", _D.c.created_at < before)
         orphan = ~select(_D.c.id).where(_D.c.event_seq == _E.c.seq).exists()
-        async with self._write("purge the webhook log", changes_state=False) as conn:
+        async with self._write("purge the webhook log") as conn:
             result = await conn.execute(delete(_D).where(finished))
             await conn.execute(delete(_E).where(_E.c.created_at < before, orphan))
         return int(result.rowcount)

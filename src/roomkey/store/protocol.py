@@ -9,13 +9,15 @@ Conventions: ``get_*`` return ``None`` for a missing row; mutations of a missing
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 from roomkey.store.records import (
     ActiveRevocations,
     AuditRecord,
     BanRecord,
+    ChangeRecord,
     ClaimedDelivery,
     DeliveryOutcome,
     DeliveryRecord,
@@ -41,6 +43,12 @@ class Store(Protocol):
     async def ping(self) -> None: ...
     async def close(self) -> None: ...
     async def state_revision(self) -> int: ...
+    def exclusive(self, name: str) -> AbstractAsyncContextManager[None]: ...
+
+    # ---- the change feed (one row per state revision; see ChangeRecord) ---------------------
+    def watch_changes(self, listener: Callable[[Sequence[ChangeRecord]], None] | None) -> None: ...
+    async def changes_since(self, rev: int, *, limit: int = 1000) -> list[ChangeRecord]: ...
+    async def purge_changes(self, before: float) -> int: ...
 
     # ---- projects --------------------------------------------------------------------------
     async def create_project(self, project: ProjectRecord) -> ProjectRecord: ...
@@ -112,6 +120,9 @@ class Store(Protocol):
         now: int,
         events: EventsFor[RevocationRecord] | None = None,
     ) -> RevocationRecord: ...
+    async def get_revocation(
+        self, project_id: str, revocation_id: str
+    ) -> RevocationRecord | None: ...
     async def list_revocations(
         self, project_id: str, *, include_lifted: bool = False
     ) -> list[RevocationRecord]: ...

@@ -1,7 +1,8 @@
 """Rows as frozen dataclasses: what the store takes in and hands back.
 
 Times are integer epoch seconds throughout. Callers build complete records (ids, timestamps) and
-pass them in, so the store never reads a clock or invents an id, except the audit row's serial id.
+pass them in, so the store never reads a clock or invents an id, except the audit row's serial id
+and the change feed's revision and commit time.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ KeyStatus = Literal["active", "disabled"]
 RevocationKind = Literal["jti", "identity", "room", "key", "issued_before"]
 WebhookFormat = Literal["standard", "livekit"]
 DeliveryStatus = Literal["pending", "delivered", "dead"]
+# what one state revision changed (see ChangeRecord)
+ChangeKind = Literal["project", "key", "room", "role", "revocation", "ban"]
 
 JSONObject = dict[str, Any]
 _R = TypeVar("_R")
@@ -167,6 +170,26 @@ class BanRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class ChangeRecord:
+    """One state revision of the change feed: which project and which thing it changed.
+
+    ``ref`` names the thing within its project: a key id (the project's keys are read again),
+    a room id, a role name, a revocation id, or a ban's room and identity joined by
+    :data:`BAN_REF_SEPARATOR`; the project id for ``project``. ``created_at`` is the
+    committing node's clock, in (fractional) epoch seconds.
+    """
+
+    rev: int
+    project_id: str
+    kind: ChangeKind
+    ref: str
+    created_at: float
+
+
+BAN_REF_SEPARATOR = "\x1f"  # the unit separator: never in a room id or an identity
+
+
+@dataclass(frozen=True, slots=True)
 class AuditRecord:
     """One issued token. ``id`` is assigned by the database (``None`` before insertion)."""
 
@@ -282,9 +305,12 @@ class DeliveryOutcome:
 
 
 __all__ = [
+    "BAN_REF_SEPARATOR",
     "ActiveRevocations",
     "AuditRecord",
     "BanRecord",
+    "ChangeKind",
+    "ChangeRecord",
     "ClaimedDelivery",
     "DeliveryOutcome",
     "DeliveryRecord",

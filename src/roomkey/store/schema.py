@@ -229,8 +229,9 @@ webhook_deliveries = Table(
     Index("ix_webhook_deliveries_event_seq", "event_seq"),
 )
 
-# One row (id 1): incremented by every write to the tables above except the audit log, so
-# that nodes reload their in-memory state only when it changed.
+# One row (id 1): incremented by every write of the state nodes keep in memory (projects,
+# keys, rooms, roles, revocations, bans), in the write's transaction. The row lock makes the
+# numbers gap-free and in commit order (a writer waits for the previous one to commit).
 state_revision = Table(
     "state_revision",
     metadata,
@@ -238,10 +239,24 @@ state_revision = Table(
     Column("revision", BigInteger, nullable=False),
 )
 
+# The change feed: one row per revision, naming what that write changed, so that a node
+# applies the change alone (reading the one entity) instead of reloading everything. Kept for
+# a while (housekeeping purges old rows); a node further behind reloads in full.
+changes = Table(
+    "changes",
+    metadata,
+    Column("rev", BigInteger, primary_key=True, autoincrement=False),
+    Column("project_id", Text, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("ref", Text, nullable=False),
+    Column("created_at", Double, nullable=False),
+)
+
 __all__ = [
     "api_keys",
     "audit",
     "bans",
+    "changes",
     "metadata",
     "projects",
     "revocations",

@@ -57,6 +57,7 @@ __all__ = [
     "api",
     "attacker_site",
     "context_for",
+    "page_problems",
     "require_chromium",
     "screenshot_dir",
     "server_token",
@@ -183,3 +184,25 @@ class Guest:
         except BaseException as exc:  # reported by the test
             self.error = exc
             self.joined.set()
+
+
+def page_problems(page: Page, label: str) -> dict[str, Any]:
+    """What a page gets wrong: sideways scrolling, and axe's serious or critical findings."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    problems: dict[str, Any] = {}
+    overflow = page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    if overflow > 1:
+        problems[label] = f"{overflow}px wider than the window"
+    report = Axe().run(page).response
+    assert report["passes"], "axe ran no rule"
+    serious = [
+        (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+        for v in report["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+    if serious:
+        problems[f"{label} axe"] = serious
+    return problems

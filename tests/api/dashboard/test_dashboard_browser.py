@@ -2,7 +2,8 @@
 ``roomkey serve``: signing in, a secret shown once, the playground and the inspector, a live
 room with a knocking guest, capability refusals, CSRF from another origin, accessibility.
 
-One server and one browser for the module; each test opens its own browser context.
+One server and one browser for the module (fixtures in conftest.py); each test opens its own
+browser context.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from typing import Any
 
 import pytest
 from browser_support import (
-    CHROMIUM_ARGS,
     DESKTOP,
     PHONE,
     Banner,
@@ -28,8 +28,6 @@ from browser_support import (
     api,
     attacker_site,
     context_for,
-    require_chromium,
-    screenshot_dir,
     server_token,
     sign_in,
 )
@@ -42,43 +40,7 @@ pytestmark = pytest.mark.slow
 
 # without Playwright the fixtures' require_chromium() skips, or fails under CI=true
 with contextlib.suppress(ImportError):
-    from playwright.sync_api import Browser, Page, expect, sync_playwright
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    require_chromium()
-    root = tmp_path_factory.mktemp("dashboard")
-    (root / "logs").mkdir()
-    proc = Server(data_dir=root / "data", log_dir=root / "logs")
-    proc.start()
-    try:
-        yield proc
-    finally:
-        proc.stop()
-
-
-@pytest.fixture(scope="module")
-def banner(server: Server) -> Banner:
-    return Banner.read(server.data_dir)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    executable = require_chromium()
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=executable, headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return screenshot_dir(tmp_path_factory.mktemp("shots"))
+    from playwright.sync_api import Browser, Page, expect
 
 
 @pytest.fixture
@@ -318,6 +280,7 @@ def test_a_form_posted_from_another_origin_changes_nothing(
 # ---- every page: headers, accessibility, widths ------------------------------------------------
 
 PAGES = ["", "/keys", "/playground", "/inspector", "/rooms", "/revocations", "/audit", "/settings"]
+PAGES += ["/roles", "/webhooks"]  # their browser tests are test_dashboard_browser_manage.py
 
 
 def test_every_page_is_accessible_at_phone_and_desktop_widths(

@@ -7,10 +7,13 @@ import re
 import httpx
 import pytest
 from dashboard_support import page_csrf, post, server_token, sign_in
+from fastapi.routing import APIRoute
 
+from roomkey.api.dashboard import ROUTERS
 from roomkey.service import Bootstrap
 
 PAGES = ["", "/keys", "/playground", "/inspector", "/rooms", "/revocations", "/audit", "/settings"]
+PAGES += ["/roles", "/webhooks"]
 
 
 async def _keys(client: httpx.AsyncClient, boot: Bootstrap) -> int:
@@ -63,6 +66,20 @@ async def test_a_state_change_needs_the_sessions_csrf_token(
         "/dashboard/keys", data={"purpose": "api"}, headers={"X-CSRF-Token": await page_csrf(admin)}
     )
     assert header.status_code == 200 and await _keys(admin, boot) == before + 1
+
+
+async def test_every_form_of_the_dashboard_needs_a_csrf_token(admin: httpx.AsyncClient) -> None:
+    posts = [
+        r.path
+        for router in ROUTERS
+        for r in router.routes
+        if isinstance(r, APIRoute) and "POST" in r.methods
+    ]
+    assert len(posts) >= 25 and "/dashboard/webhooks/{endpoint_id}/rotate" in posts
+    for path in posts:
+        target = re.sub(r"\{[a-z_]+\}", "x1", path)
+        answer = await admin.post(target, data={"csrf": "0" * 64})
+        assert answer.status_code == 403 and "CSRF token" in answer.text, path
 
 
 @pytest.mark.parametrize(

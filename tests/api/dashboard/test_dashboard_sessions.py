@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 
 import httpx
+import pytest
 from dashboard_support import Timed, csrf_of, mint, post, server_token, sign_in
 
-from roomkey.service import Bootstrap
+from roomkey.minting import AccessToken
+from roomkey.service import Bootstrap, RoomkeyService
 from roomkey.service.dashboard import LINK_TTL_S
+from roomkey.service.dashboard.links import SPENT_REASON
 
 
 async def _link(client: httpx.AsyncClient, token: str, **body: object) -> str:
@@ -145,3 +150,77 @@ async def test_a_link_whose_token_was_revoked_meanwhile_opens_nothing(
     assert revoked.status_code == 201
     answer = await _redeem(client, code)
     assert answer.status_code == 401 and "revoked" in answer.text
+
+
+async def _own_key_token(timed: Timed, identity: str) -> tuple[str, str]:
+    """A server token (``rooms:read``) signed with a key of its own: (token, kid)."""
+    admin = {"Authorization": f"Bearer {timed.boot.admin_token}"}
+    created = await timed.client.post("/v1/keys", json={"purpose": "api"}, headers=admin)
+    assert created.status_code == 201, created.text
+    kid, secret = created.json()["kid"], created.json()["api_secret"]
+    builder = AccessToken(kid, secret, now=timed.clock).with_identity(identity)
+    builder = builder.with_scope("api").with_permissions(capabilities=["rooms:read"])
+    return builder.with_ttl(3600).to_jwt(), kid
+
+
+def _jti_of(token: str) -> str:
+    payload = token.split(".")[1]
+    return str(json.loads(base64.urlsafe_b64decode(payload + "=="))["jti"])
+
+
+@pytest.mark.parametrize("target", ["jti", "identity", "kid", "issued_before"])
+async def test_revoking_the_sign_in_token_ends_its_sessions(timed: Timed, target: str) -> None:
+    token, kid = await _own_key_token(timed, "carol")
+    browser = httpx.AsyncClient(transport=timed.client._transport, base_url="http://roomkey.test")
+    async with browser:
+        assert (await sign_in(browser, token)).status_code == 303
+        assert (await browser.get("/dashboard/rooms")).status_code == 200
+        timed.clock.advance(5)  # a rule issued before now covers what was issued before it
+        rule: dict[str, object] = {
+            "jti": {"jti": _jti_of(token)},
+            "identity": {"identity": "carol"},
+            "kid": {"kid": kid},
+            "issued_before": {"issued_before": int(timed.clock())},
+        }[target]
+        revoked = await timed.client.post(
+            "/v1/revocations",
+            json=rule,
+            headers={"Authorization": f"Bearer {timed.boot.admin_token}"},
+        )
+        assert revoked.status_code == 201, revoked.text
+        answer = await browser.get("/dashboard/rooms")
+        assert answer.status_code == 303, answer.text
+        assert answer.headers["location"] == "/dashboard/sign-in?reason=revoked"
+
+
+async def test_a_session_from_a_link_ends_when_the_linking_token_is_revoked(
+    client: httpx.AsyncClient, boot: Bootstrap
+) -> None:
+    limited = await server_token(client, boot.admin_token, "rooms:read")
+    assert (await _redeem(client, await _link(client, limited))).status_code == 303
+    assert (await client.get("/dashboard/rooms")).status_code == 200
+    revoked = await client.post(
+        "/v1/revocations",
+        json={"jti": _jti_of(limited)},
+        headers={"Authorization": f"Bearer {boot.admin_token}"},
+    )
+    assert revoked.status_code == 201
+    answer = await client.get("/dashboard/rooms")
+    assert answer.status_code == 303 and "reason=revoked" in answer.headers["location"]
+
+
+async def test_a_link_is_spent_in_the_database_and_an_altered_code_opens_nothing(
+    client: httpx.AsyncClient, boot: Bootstrap, service: RoomkeyService
+) -> None:
+    code = await _link(client, boot.admin_token)
+    altered = code[:-2] + ("AA" if code[-2:] != "AA" else "BB")
+    assert (await _redeem(client, altered)).status_code == 401
+    assert (await _redeem(client, code)).status_code == 303
+    rules = await service.revocations.list_revocations(boot.project_id)
+    spent = [r for r in rules if r.reason == SPENT_REASON]
+    assert len(spent) == 1 and spent[0].kind == "jti"
+    # what another node would see: the row, not this node's memory, refuses a second use
+    fresh = httpx.AsyncClient(transport=client._transport, base_url="http://roomkey.test")
+    async with fresh:
+        again = await _redeem(fresh, code)
+        assert again.status_code == 401 and "used already" in again.text

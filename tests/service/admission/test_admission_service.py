@@ -77,7 +77,7 @@ async def test_a_videosdk_host_is_admitted_and_an_ask_join_guest_waits_until_adm
     with pytest.raises(AlreadyDecidedError):
         await admission.lobby.admit(actor(host.session), guest.session.id)
     with pytest.raises(AlreadyDecidedError):
-        admission.lobby.reject(actor(host.session), guest.session.id)
+        await admission.lobby.reject(actor(host.session), guest.session.id)
     names = [p["identity"] for p in admission.participants(actor(host.session))]
     assert names == ["h", "g"]
 
@@ -110,7 +110,7 @@ async def test_a_rejected_knock_ends_and_the_decision_reaches_the_waiter(
     host = await service.admission.join(native(boot, clock.now, "r1", "h", "host"), "r1")
     guest = await service.admission.join(native(boot, clock.now, "r1", "g", join="ask"), "r1")
     events = watch(service, guest.session)
-    service.admission.lobby.reject(actor(host.session), guest.session.id, "not today")
+    await service.admission.lobby.reject(actor(host.session), guest.session.id, "not today")
     got = drain(events)
     assert [e.type.value for e in got] == ["lobby_rejected"]
     assert got[0].data["reason"] == "not today"
@@ -136,11 +136,11 @@ async def test_a_knock_expires_after_the_rooms_wait_and_a_waiter_may_cancel(
     assert [e.type.value for e in got] == ["lobby_cancelled"]
     assert got[0].data["reason"] == "expired"
     other = await service.admission.join(native(boot, clock.now, "r1", "o", join="ask"), "r1")
-    service.admission.lobby.cancel(other.session)
+    await service.admission.lobby.cancel(other.session)
     assert other.session.status is SessionStatus.CANCELLED
     assert service.admission.lobby.list(actor(host.session)) == []
     with pytest.raises(AlreadyDecidedError):
-        service.admission.lobby.cancel(other.session)
+        await service.admission.lobby.cancel(other.session)
 
 
 async def test_only_those_the_admit_policy_names_may_decide(
@@ -162,13 +162,13 @@ async def test_a_moderator_mutes_and_only_asks_to_unmute(
     host = await service.admission.join(videosdk(boot, clock.now, "r1", "h", "allow_mod"), "r1")
     guest = await service.admission.join(videosdk(boot, clock.now, "r1", "g"), "r1")
     events = watch(service, guest.session)
-    service.admission.moderation.mute(actor(host.session), "g", ["mic"])
+    await service.admission.moderation.mute(actor(host.session), "g", ["mic"])
     assert guest.session.muted == {Source.MIC}
     service.admission.moderation.request_unmute(actor(host.session), "g", ["mic"])
     assert guest.session.muted == {Source.MIC}  # never forced
     assert kinds(events) == ["muted", "unmute_requested"]
     with pytest.raises(ForbiddenError):
-        service.admission.moderation.mute(actor(guest.session), "h", ["mic"])
+        await service.admission.moderation.mute(actor(guest.session), "h", ["mic"])
 
 
 async def test_a_removed_and_banned_guest_cannot_rejoin_with_any_token(
@@ -356,7 +356,7 @@ async def test_a_waiting_participant_cannot_act_and_nobody_acts_on_a_knock(
     with pytest.raises(ForbiddenError):
         service.admission.actor(None, waiting.session_token, "r1")
     with pytest.raises(NotInRoomError):
-        service.admission.moderation.mute(actor(host.session), "g", ["mic"])
+        await service.admission.moderation.mute(actor(host.session), "g", ["mic"])
 
 
 async def test_admitters_hear_when_a_knock_ends_by_removal_or_revocation(

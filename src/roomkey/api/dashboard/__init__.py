@@ -9,19 +9,20 @@ from pathlib import Path
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
-from roomkey.api.dashboard import manage, pages, rooms
+from roomkey.api.dashboard import manage, pages, roles, rooms, webhooks
 from roomkey.api.dashboard.web import PREFIX
 
 STATIC = Path(__file__).resolve().parent / "static"
 STATIC_PATH = f"{PREFIX}/static"
 HTMX_VERSION = "2.0.11"  # the npm package htmx.org that static/htmx.min.js comes from
+ROUTERS = tuple(m.router for m in (pages, manage, rooms, roles, webhooks))
 
 
 def install_dashboard(app: FastAPI) -> None:
     """Serve the dashboard's pages and its packaged assets."""
-    for module in (pages, manage, rooms):
-        app.include_router(module.router)
+    for router in ROUTERS:
+        app.include_router(router)
     app.mount(STATIC_PATH, StaticFiles(directory=STATIC), name="dashboard-assets")
 
 
-__all__ = ["HTMX_VERSION", "STATIC", "STATIC_PATH", "install_dashboard"]
+__all__ = ["HTMX_VERSION", "ROUTERS", "STATIC", "STATIC_PATH", "install_dashboard"]

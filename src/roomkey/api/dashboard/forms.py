@@ -71,13 +71,7 @@ def token_body(form: Form) -> dict[str, Any]:
         "metadata": json_field(form, "metadata"),
         "ttl_s": integer(form, "ttl_s"),
     }
-    permissions: dict[str, Any] = {}
-    if form.checked("custom"):
-        permissions = {flag: form.checked(flag) for flag in TOKEN_FLAGS}
-        sources = [s for s in TOKEN_SOURCES if s in form.all("sources")]
-        if "screen" in sources:
-            sources.append("screen_audio")
-        permissions["sources"] = sources if permissions["can_produce"] else []
+    permissions = permission_fields(form) if form.checked("custom") else {}
     if form.get("join") in ("direct", "ask"):
         permissions["join"] = form.get("join")
     if permissions:
@@ -85,3 +79,13 @@ def token_body(form: Form) -> dict[str, Any]:
     body = {k: v for k, v in body.items() if v is not None}
     parse(TokenCreate, body)
     return body
+
+
+def permission_fields(form: Form) -> dict[str, Any]:
+    """The permission checkboxes (flags and sources) as a ``permissions`` object."""
+    permissions: dict[str, Any] = {flag: form.checked(flag) for flag in TOKEN_FLAGS}
+    sources = [s for s in TOKEN_SOURCES if s in form.all("sources")]
+    if "screen" in sources:
+        sources.append("screen_audio")
+    permissions["sources"] = sources if permissions["can_produce"] else []
+    return permissions

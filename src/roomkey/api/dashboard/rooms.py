@@ -123,6 +123,7 @@ async def room_page(request: Request, room: str) -> Response:
     events = EVENTS_PATH.replace("{room}", quote(room, safe=""))
     try:
         live = _live(current, room)
+        live["bans"] = await current.service.bans.list(caller.project_id, room)
     except ForbiddenError as exc:  # the room, without its live state
         live = {"room": room, "participants": [], "lobby": [], "problem": None, "denied": exc}
     return current.render(
@@ -172,7 +173,7 @@ async def reject(request: Request, room: str, session_id: str) -> Response:
     form = await read_form(request)
     try:
         actor = _actor(current, room)
-        current.service.admission.lobby.reject(actor, session_id, form.optional("reason"))
+        await current.service.admission.lobby.reject(actor, session_id, form.optional("reason"))
     except RoomkeyError as exc:
         return await _acted(current, room, exc)
     return await _acted(current, room)
@@ -185,7 +186,7 @@ async def mute(request: Request, room: str, identity: str) -> Response:
     form = await read_form(request)
     sources = form.all("sources") or ["mic"]
     try:
-        current.service.admission.moderation.mute(_actor(current, room), identity, sources)
+        await current.service.admission.moderation.mute(_actor(current, room), identity, sources)
     except RoomkeyError as exc:
         return await _acted(current, room, exc)
     return await _acted(current, room)

@@ -183,7 +183,7 @@ async def reject_knock(
     request: Request,
 ) -> SessionPublic:
     """Reject a knock, with an optional reason the waiter sees (409 once decided)."""
-    session = service.admission.lobby.reject(actor, session_id, body.reason)
+    session = await service.admission.lobby.reject(actor, session_id, body.reason)
     _observe_wait(request, "rejected", session)
     return session_public(session)
 
@@ -201,7 +201,7 @@ async def mute_participant(
     service: ServiceDep,
 ) -> MutePublic:
     """Mute some of a participant's sources (`cam`, `mic`, `screen`, `screen_audio`)."""
-    target = service.admission.moderation.mute(actor, identity, body.sources)
+    target = await service.admission.moderation.mute(actor, identity, body.sources)
     return MutePublic(identity=identity, muted=sorted(s.value for s in target.muted))
 
 
@@ -312,7 +312,7 @@ async def get_session(session: AnySessionDep, service: ServiceDep) -> SessionPub
 )
 async def leave_session(session: LiveSessionDep, service: ServiceDep) -> SessionPublic:
     """Leave the room (a waiting session withdraws its knock)."""
-    return session_public(service.admission.leave(session))
+    return session_public(await service.admission.leave(session))
 
 
 @router.post(
@@ -320,7 +320,7 @@ async def leave_session(session: LiveSessionDep, service: ServiceDep) -> Session
 )
 async def cancel_knock(session: LiveSessionDep, service: ServiceDep) -> SessionPublic:
     """Withdraw a knock (409 `already_decided` once it was admitted or rejected)."""
-    return session_public(service.admission.lobby.cancel(session))
+    return session_public(await service.admission.lobby.cancel(session))
 
 
 @router.post(

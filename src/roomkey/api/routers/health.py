@@ -25,8 +25,9 @@ async def healthz() -> dict[str, str]:
     responses={503: {"description": "The database is unreachable"}},
 )
 async def readyz(service: ServiceDep) -> FastJSONResponse:
-    """The database answers and state is loaded."""
-    return FastJSONResponse({"status": "ready", "keys": await service.check_ready()})
+    """The database answers and state is loaded; with several nodes, the change feed's
+    revision and whether changes arrive through Redis or by polling the database."""
+    return FastJSONResponse(await service.check_ready())
 
 
 @router.get(

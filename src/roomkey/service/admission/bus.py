@@ -1,7 +1,7 @@
 """The seam for live state: one ordered, resumable event stream per room.
 
-:class:`InMemoryBus` serves one node; a Redis implementation of :class:`AdmissionBus` can serve
-several (events then reach sockets on every node in one order per room).
+:class:`InMemoryBus` serves one node; :class:`~roomkey.service.admission.redis_bus.RedisBus`
+serves several (events then reach sockets on every node in one order per room).
 """
 
 from __future__ import annotations
@@ -126,7 +126,9 @@ class AdmissionBus(Protocol):
     """Publishes events to a room's listeners, in one order, with per-room sequence numbers."""
 
     def publish(self, event: Event) -> Event:
-        """Give ``event`` the room's next ``seq``, keep it for resumes, and deliver it."""
+        """Give ``event`` the room's next ``seq``, keep it for resumes, and deliver it. The
+        event returned carries its ``seq`` where the bus gives it at once (one node); over
+        Redis it has none yet (0): the number comes back with the event."""
         ...
 
     def subscribe(
@@ -139,6 +141,15 @@ class AdmissionBus(Protocol):
         queue_size: int = DEFAULT_QUEUE,
     ) -> Subscription:
         """Listen to a room; with ``since``, first receive the accepted events after it."""
+        ...
+
+    def publish_once(self, event: Event, key: str) -> None:
+        """Publish ``event`` unless an event with the same ``key`` was published already, by
+        any node (every node hears of a room's deactivation; the room hears it once)."""
+        ...
+
+    async def prepare(self, project_id: str, room: str) -> None:
+        """Make the room's replay buffer and last ``seq`` current before a subscription."""
         ...
 
     def last_seq(self, project_id: str, room: str) -> int:
@@ -180,9 +191,19 @@ class InMemoryBus:
     def publish(self, event: Event) -> Event:
         """See :meth:`AdmissionBus.publish`."""
         stream = self._stream((event.project_id, event.room))
-        stream.last = next(stream.seq)
-        sequenced = replace(event, seq=stream.last, text="")
-        sequenced = replace(sequenced, text=sequenced.encode())  # once, for every socket
+        return self._deliver(stream, replace(event, seq=next(stream.seq), text=""))
+
+    def publish_once(self, event: Event, key: str) -> None:
+        """See :meth:`AdmissionBus.publish_once` (one node: its one caller publishes)."""
+        self.publish(event)
+
+    async def prepare(self, project_id: str, room: str) -> None:
+        """See :meth:`AdmissionBus.prepare` (nothing to do on one node)."""
+
+    def _deliver(self, stream: _Stream, event: Event) -> Event:
+        """Keep a sequenced event for resumes and offer it to the room's subscriptions."""
+        stream.last = event.seq
+        sequenced = replace(event, text=event.encode())  # once, for every socket
         stream.buffer.append(sequenced)
         self.published += 1
         for subscription in list(stream.subscriptions):

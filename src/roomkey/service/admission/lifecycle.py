@@ -17,6 +17,7 @@ from roomkey.service.context import Context
 from roomkey.store import RoomRecord
 
 if TYPE_CHECKING:
+    from roomkey.service.admission.cluster import AdmissionCluster
     from roomkey.service.admission.lobby import Lobby
 
 FORGET_AFTER_S = 300.0  # ended sessions answer 409/their end for this long, then 401/404
@@ -31,10 +32,12 @@ class SessionLifecycle:
     bus: AdmissionBus
     registry: SessionRegistry
     lobby: Lobby
+    cluster: AdmissionCluster | None
     grace_s: float
     claims: dict[str, list[tuple[Claims, str]]]
     platform_tokens: dict[str, MintedToken]
     _detached: dict[str, float]
+    remote_sockets: dict[str, dict[str, int]]
     _ended: dict[str, Session]
     observers: list[Callable[[Event], None]]
 
@@ -45,13 +48,23 @@ class SessionLifecycle:
         reason: str,
         data: dict[str, Any] | None = None,
     ) -> None:
-        """End a live session: it hears why (``removed`` / ``replaced``), the room that it left."""
+        """End a live session: it hears why (``removed`` / ``replaced``), the room that it left.
+
+        Another node's session is ended by that node (asked here, not awaited).
+        """
+        if not session.live:
+            return
+        if session.node is not None and self.cluster is not None:
+            args = {"session_id": session.id, "status": status.value, "reason": reason}
+            self.cluster.tell(session.node, "end", {**args, "data": data or {}})
+            return
         was_admitted = session.status is SessionStatus.ADMITTED
         was_waiting = session.status is SessionStatus.WAITING
         session.status, session.reason, session.ended_at = status, reason, self.ctx.clock()
         self.claims.pop(session.id, None)
         self.platform_tokens.pop(session.id, None)
         self._detached.pop(session.id, None)
+        self.remote_sockets.pop(session.id, None)
         self._ended[session.id] = session
         told = {
             SessionStatus.REPLACED: EventType.REPLACED,
@@ -85,7 +98,8 @@ class SessionLifecycle:
     def on_room_deactivated(self, project_id: str, room: RoomRecord) -> int:
         """Tell a deactivated room (``room_deactivated``) and end its live sessions (``removed``,
         reason ``room_deactivated``), under either of its names; how many ended. Called by the
-        RoomService after a deactivation."""
+        RoomService after a deactivation, on every node: each ends its own sessions, and the
+        room hears of it once."""
         ended = 0
         for name in {room.id, room.custom_id} - {None}:
             sessions = self.registry.in_room(project_id, str(name))
@@ -94,10 +108,11 @@ class SessionLifecycle:
             at = self.ctx.clock()
             data = {"room_id": room.id}
             event = Event(EventType.ROOM_DEACTIVATED, str(name), at, data, project_id=project_id)
-            self.bus.publish(event)
+            self.bus.publish_once(event, f"deactivated:{room.id}:{name}:{room.deactivated_at}")
             for session in sessions:
-                self.end(session, SessionStatus.REMOVED, "room_deactivated")
-                ended += 1
+                if session.node is None:
+                    self.end(session, SessionStatus.REMOVED, "room_deactivated")
+                    ended += 1
         return ended
 
     def _revoked(self, session: Session) -> Revocation | None:
@@ -109,13 +124,23 @@ class SessionLifecycle:
         return None
 
     def attach(self, session: Session) -> None:
-        """A WebSocket of the session opened."""
+        """A WebSocket of the session opened (another node's session: that node is told)."""
+        if session.node is not None and self.cluster is not None:
+            session.sockets += 1  # this node's sockets of the mirror (told again on adoption)
+            args = {"session_id": session.id, "node": self.cluster.node}
+            self.cluster.tell(session.node, "attach", args)
+            return
         session.sockets += 1
         session.last_seen = self.ctx.clock()
         self._detached.pop(session.id, None)
 
     def detach(self, session: Session) -> None:
         """A WebSocket of the session closed; with none left, the grace period starts."""
+        if session.node is not None and self.cluster is not None:
+            session.sockets = max(0, session.sockets - 1)
+            args = {"session_id": session.id, "node": self.cluster.node}
+            self.cluster.tell(session.node, "detach", args)
+            return
         session.sockets = max(0, session.sockets - 1)
         session.last_seen = self.ctx.clock()
         if session.sockets == 0 and session.live:
@@ -129,7 +154,7 @@ class SessionLifecycle:
             session = self.registry.get(session_id)
             if session is not None and session.live and now - since >= self.grace_s:
                 if session.status is SessionStatus.WAITING:
-                    self.lobby.cancel(session, reason="disconnected")
+                    self.lobby.withdraw(session, reason="disconnected")
                 else:
                     self.end(session, SessionStatus.LEFT, "disconnected")
         for session in [
@@ -151,6 +176,8 @@ class SessionLifecycle:
         event = Event(
             kind, session.room, self.ctx.clock(), data, audience, project_id=session.project_id
         )
+        if self.cluster is not None and isinstance(session, Session) and session.node is None:
+            self.cluster.share(session)  # before the event: others mirror it first
         published = self.bus.publish(event)
         for observer in self.observers:
             observer(published)

@@ -62,12 +62,24 @@ class Lobby:
 
     async def admit(self, actor: Actor, session_id: str) -> Session:
         """Admit a knock: the waiter hears ``lobby_admitted`` (with its platform token, if the
-        room hands one out), the room ``participant_joined``.
+        room hands one out), the room ``participant_joined``. A knock held by another node is
+        decided by that node.
 
-        Raises ForbiddenError, NotInRoomError, AlreadyDecidedError (409), RoomFullError.
+        Raises ForbiddenError, NotInRoomError, AlreadyDecidedError (409), RoomFullError,
+        AdmissionUnavailableError.
         """
         waiter = self._undecided(actor, session_id)
+        self.admission.check_capacity(waiter.project_id, waiter.room, waiter.identity)
+        if waiter.node is not None:
+            await self.admission.route(waiter, "admit", {"by": actor.label})
+        else:
+            await self.decide_admit(waiter, actor.label)
+        return waiter
+
+    async def decide_admit(self, waiter: Session, by: str) -> None:
+        """Admit a knock of this node (see :meth:`admit`)."""
         admission = self.admission
+        self._still_waiting(waiter)
         admission.check_capacity(waiter.project_id, waiter.room, waiter.identity)
         rules = admission.rules(waiter.project_id, waiter.room)
         platform = None
@@ -75,20 +87,38 @@ class Lobby:
             platform = await admission.issuing.platform(waiter, rules.platform_token)
         self._still_waiting(waiter)  # the first decision wins, also across that await
         admission.admitted(waiter, platform)
-        decided = {"session_id": waiter.id, "identity": waiter.identity, "by": actor.label}
+        decided = {"session_id": waiter.id, "identity": waiter.identity, "by": by}
         own = {**decided, "participant_token": platform.token if platform else None}
         admission.publish(waiter, EventType.LOBBY_ADMITTED, own, only(waiter.id))
         admission.publish(waiter, EventType.LOBBY_ADMITTED, decided, Audience(admitters=True))
-        return waiter
 
-    def reject(self, actor: Actor, session_id: str, reason: str | None = None) -> Session:
-        """Reject a knock; raises ForbiddenError, NotInRoomError, AlreadyDecidedError (409)."""
+    async def reject(self, actor: Actor, session_id: str, reason: str | None = None) -> Session:
+        """Reject a knock; raises ForbiddenError, NotInRoomError, AlreadyDecidedError (409),
+        AdmissionUnavailableError."""
         waiter = self._undecided(actor, session_id)
-        self._close(waiter, SessionStatus.REJECTED, reason or "rejected", actor.label)
+        if waiter.node is not None:
+            args = {"reason": reason or "rejected", "by": actor.label}
+            await self.admission.route(waiter, "reject", args)
+        else:
+            self.decide_reject(waiter, reason or "rejected", actor.label)
         return waiter
 
-    def cancel(self, waiter: Session, reason: str = "cancelled") -> Session:
-        """The waiter withdraws its knock; raises AlreadyDecidedError once it was decided."""
+    def decide_reject(self, waiter: Session, reason: str, by: str) -> None:
+        """Reject a knock of this node; raises AlreadyDecidedError."""
+        self._still_waiting(waiter)
+        self._close(waiter, SessionStatus.REJECTED, reason, by)
+
+    async def cancel(self, waiter: Session) -> Session:
+        """The waiter withdraws its knock (on the node holding it); raises
+        AlreadyDecidedError once it was decided, AdmissionUnavailableError."""
+        if waiter.node is not None:
+            self._still_waiting(waiter)
+            await self.admission.route(waiter, "cancel", {})
+            return waiter
+        return self.withdraw(waiter)
+
+    def withdraw(self, waiter: Session, reason: str = "cancelled") -> Session:
+        """Withdraw a knock of this node; raises AlreadyDecidedError once it was decided."""
         self._still_waiting(waiter)
         self._close(waiter, SessionStatus.CANCELLED, reason, waiter.identity)
         return waiter
@@ -100,7 +130,9 @@ class Lobby:
         due = [
             s
             for s in pool
-            if s.status is SessionStatus.WAITING and now - s.created_at >= self._timeout(s)
+            if s.status is SessionStatus.WAITING
+            and s.node is None  # another node's knock expires there
+            and now - s.created_at >= self._timeout(s)
         ]
         for session in due:
             self._close(session, SessionStatus.EXPIRED, "expired", "server")
@@ -115,6 +147,7 @@ class Lobby:
 
     def _undecided(self, actor: Actor, session_id: str) -> Session:
         actor.require_admit(self.admission.admit_policy(actor.project_id, actor.room))
+        self.admission.require_up()
         waiter = self.admission.registry.get(session_id)
         if waiter is None or (waiter.project_id, waiter.room) != (actor.project_id, actor.room):
             raise NotInRoomError(f"no knock {session_id!r} in room {actor.room!r}")

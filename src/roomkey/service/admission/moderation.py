@@ -17,6 +17,7 @@ from roomkey.grants import Grant, Source, parse_sources
 from roomkey.minting import MintedToken
 from roomkey.roles import merge_overrides, resolve_role
 from roomkey.service.admission.events import EventType, only
+from roomkey.service.admission.remote import tokens_from
 from roomkey.service.admission.room_state import AdmissionCore
 from roomkey.service.admission.rules import Actor, check_acts_on, check_change
 from roomkey.service.admission.sessions import Session, SessionStatus
@@ -47,15 +48,24 @@ class Moderation:
     def __init__(self, admission: AdmissionCore) -> None:
         self.admission = admission
 
-    def mute(self, actor: Actor, identity: str, sources: Iterable[str]) -> Session:
-        """Mute sources of an admitted participant; raises ForbiddenError, NotInRoomError,
-        ModerationRefusedError, InvalidGrantError (an unknown source)."""
+    async def mute(self, actor: Actor, identity: str, sources: Iterable[str]) -> Session:
+        """Mute sources of an admitted participant (wherever its session lives); raises
+        ForbiddenError, NotInRoomError, ModerationRefusedError, InvalidGrantError (an unknown
+        source), AdmissionUnavailableError."""
         target = self._admitted_target(actor, "moderate", identity)
         muted = parse_sources(list(sources))
-        target.muted = target.muted | muted
-        data = {"session_id": target.id, "identity": identity, "sources": _names(muted)}
-        self.admission.publish(target, EventType.MUTED, {**data, "by": actor.label})
+        if target.node is not None:
+            args = {"sources": _names(muted), "by": actor.label}
+            await self.admission.route(target, "mute", args)
+        else:
+            self.apply_mute(target, muted, actor.label)
         return target
+
+    def apply_mute(self, target: Session, muted: frozenset[Source], by: str) -> None:
+        """Mute sources of a session of this node and tell the room."""
+        target.muted = target.muted | muted
+        data = {"session_id": target.id, "identity": target.identity, "sources": _names(muted)}
+        self.admission.publish(target, EventType.MUTED, {**data, "by": by})
 
     def request_unmute(self, actor: Actor, identity: str, sources: Iterable[str]) -> Session:
         """Ask a participant to unmute (never forced): ``unmute_requested`` to it alone."""
@@ -74,6 +84,7 @@ class Moderation:
         ModerationRefusedError.
         """
         actor.require("admin")
+        self.admission.require_up()
         target = self.admission.registry.of_identity(actor.project_id, actor.room, identity)
         live = target if target is not None and target.live else None
         if live is None and not ban:
@@ -81,7 +92,11 @@ class Moderation:
         if live is not None:
             check_acts_on(actor, live)
             cause = "banned" if ban else "removed"
-            self.admission.end(live, SessionStatus.REMOVED, cause, {"by": actor.label})
+            if live.node is not None:
+                args = {"status": "removed", "reason": cause, "data": {"by": actor.label}}
+                await self.admission.route(live, "end", args)
+            else:
+                self.admission.end(live, SessionStatus.REMOVED, cause, {"by": actor.label})
         if ban:
             await self.admission.bans.ban(
                 actor.project_id, actor.room, identity, reason=reason, by=actor.label
@@ -106,6 +121,16 @@ class Moderation:
         target = self._admitted_target(actor, "admin", identity)
         grant = self._new_grant(actor, target, role, permissions)
         check_change(actor, target, grant, role)
+        if target.node is not None:
+            args = {"grant": grant.to_dict(), "role": role}
+            answer = await self.admission.route(target, "update", args)
+            return PermissionChange(target, *tokens_from(answer))
+        return await self.apply_update(target, grant, role)
+
+    async def apply_update(
+        self, target: Session, grant: Grant, role: str | None
+    ) -> PermissionChange:
+        """Give a session of this node a new grant (and role), with tokens carrying it."""
         before = (target.grant, target.role)
         target.grant, target.role = grant, role if role is not None else target.role
         try:
@@ -163,6 +188,7 @@ class Moderation:
 
     def _admitted_target(self, actor: Actor, right: str, identity: str) -> Session:
         actor.require(right)
+        self.admission.require_up()
         target = self.admission.target(actor, identity)
         if target.status is not SessionStatus.ADMITTED:  # a knock is not in the room yet
             raise NotInRoomError(f"{identity!r} is waiting in the lobby", identity=identity)

@@ -60,6 +60,14 @@ class AdmissionCore(Protocol):
         """End a live session."""
         ...
 
+    def require_up(self) -> None:
+        """Raise AdmissionUnavailableError while the nodes' Redis does not answer."""
+        ...
+
+    async def route(self, session: Session, op: str, args: dict[str, Any]) -> dict[str, Any]:
+        """Have the node owning ``session`` run ``op`` on it; its answer."""
+        ...
+
     def check_capacity(self, project_id: str, room: str, identity: str) -> None:
         """Raise RoomFullError when the room holds its maximum of admitted participants."""
         ...

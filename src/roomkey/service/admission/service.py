@@ -6,7 +6,6 @@ room's bus. Beside it: :mod:`.joining` (the token check), :mod:`.lobby`, :mod:`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from roomkey.capabilities import Capability
@@ -24,6 +23,7 @@ from roomkey.errors import (
 from roomkey.grants import JoinMode
 from roomkey.minting import MintedToken
 from roomkey.service.admission.bus import AdmissionBus, InMemoryBus
+from roomkey.service.admission.cluster import AdmissionCluster
 from roomkey.service.admission.credentials import SessionCredentials
 from roomkey.service.admission.events import Event, EventType, only
 from roomkey.service.admission.expiry import TokenExpiry
@@ -32,17 +32,19 @@ from roomkey.service.admission.joining import JoinVerifier, new_session
 from roomkey.service.admission.lifecycle import SessionLifecycle
 from roomkey.service.admission.lobby import Lobby
 from roomkey.service.admission.moderation import Moderation
+from roomkey.service.admission.outcomes import JoinOutcome, Refreshed, SessionView
+from roomkey.service.admission.remote import RemoteOps, tokens_from
 from roomkey.service.admission.rules import Actor, RoomRules, grant_may_admit, rules_for
 from roomkey.service.admission.sessions import Session, SessionRegistry, SessionStatus
 from roomkey.service.auth import Caller, token_from_header
 from roomkey.service.bans import BanService
 from roomkey.service.context import Context
+from roomkey.service.redis import RedisLink
 from roomkey.service.rooms import RoomService
 from roomkey.service.tokens import TokenService
 from roomkey.store import RoomRecord
 
 SESSION_TTL_S = 3600  # a session credential's lifetime; refresh gives a new one
-GRACE_S = 30.0  # how long a session may have no WebSocket before it ends as left
 SESSION_PREFIX = "rks1."
 # participants listed in a join's answer (joining order); the rest: GET .../participants.
 # The whole room in every answer cost O(N) bytes a join (397 KiB at 1,000 participants).
@@ -51,47 +53,9 @@ JOIN_PARTICIPANTS_MAX = 100
 Authorizer = Callable[[str | None, Capability, str], Caller]
 
 
-@dataclass(frozen=True, slots=True)
-class JoinOutcome:
-    """The answer to a join: admitted (with the room) or waiting (with a lobby position)."""
-
-    session: Session
-    session_token: str
-    position: int | None = None
-    # the first JOIN_PARTICIPANTS_MAX participants it may see (a JSON array), and how many it
-    # may see in all
-    participants: bytes = b"[]"
-    participants_total: int = 0
-    participant_token: MintedToken | None = None
-
-    @property
-    def status(self) -> str:
-        """``admitted`` or ``waiting``."""
-        return self.session.status.value
-
-
-@dataclass(frozen=True, slots=True)
-class Refreshed:
-    """A refresh: a new session credential and participant token(s) with the current grant."""
-
-    session: Session
-    session_token: str
-    session_expires_at: int
-    token: MintedToken
-    participant_token: MintedToken | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class SessionView:
-    """A session as its holder sees it."""
-
-    session: Session
-    position: int | None = None
-    participant_token: MintedToken | None = None
-
-
-class AdmissionService(SessionLifecycle):
-    """Joins, sessions and their events, over one :class:`AdmissionBus` per node."""
+class AdmissionService(SessionLifecycle, RemoteOps):
+    """Joins, sessions and their events, over one :class:`AdmissionBus` per node; with
+    ``redis``, over a :class:`RedisBus` shared by every node (see :mod:`.cluster`)."""
 
     def __init__(
         self,
@@ -102,17 +66,22 @@ class AdmissionService(SessionLifecycle):
         authorize: Authorizer,
         *,
         bus: AdmissionBus | None = None,
-        grace_s: float = GRACE_S,
+        grace_s: float | None = None,
+        redis: RedisLink | None = None,
     ) -> None:
         self.ctx, self.tokens, self.rooms, self.bans = ctx, tokens, rooms, bans
+        self.clock = ctx.clock
         self._authorize = authorize
-        self.bus: AdmissionBus = bus if bus is not None else InMemoryBus()
         self.registry = SessionRegistry()
+        self.cluster: AdmissionCluster | None = None
+        if redis is not None:
+            bus = self.open_cluster(redis)
+        self.bus: AdmissionBus = bus if bus is not None else InMemoryBus()
         key = ctx.box.derive_key("session-credentials")
         self.credentials = SessionCredentials(key, SESSION_TTL_S)
         self.issuing = SessionTokens(tokens, ctx.state)
         self._joins = JoinVerifier(ctx, tokens, bans)
-        self.grace_s = grace_s
+        self.grace_s = grace_s if grace_s is not None else ctx.settings.admission_grace_s
         self.lobby = Lobby(self)
         self.moderation = Moderation(self)
         self.expiry = TokenExpiry()
@@ -121,6 +90,7 @@ class AdmissionService(SessionLifecycle):
         # the platform token handed to an admitted waiter, until its session ends
         self.platform_tokens: dict[str, MintedToken] = {}
         self._detached: dict[str, float] = {}
+        self.remote_sockets: dict[str, dict[str, int]] = {}
         # ended sessions, kept a while so that a late second decision answers 409
         self._ended: dict[str, Session] = {}
         # called with every event published through publish() (webhooks listen here)
@@ -155,8 +125,10 @@ class AdmissionService(SessionLifecycle):
 
         Raises :class:`AuthenticationError` (401, ``details.reason`` the verifier's code),
         :class:`RoomInactiveError`, :class:`UnknownRoomError`, :class:`BannedError`,
-        :class:`RoomLockedError`, :class:`RoomFullError`, UnknownProjectError.
+        :class:`RoomLockedError`, :class:`RoomFullError`, UnknownProjectError,
+        :class:`AdmissionUnavailableError` (several nodes, and Redis does not answer).
         """
+        self.require_up()
         project_id, verified = self._joins.verify(token, room, project)
         claims = verified.claims
         identity = str(claims.identity)
@@ -371,10 +343,16 @@ class AdmissionService(SessionLifecycle):
         sessions = (self.registry.get(session_id) for session_id in list(self.claims))
         return [s for s in sessions if s is not None and s.live]
 
-    def leave(self, session: Session) -> Session:
-        """End the session as ``left`` (a waiting one as cancelled)."""
+    async def leave(self, session: Session) -> Session:
+        """End the session as ``left`` (a waiting one as cancelled), on the node holding it.
+
+        Raises AlreadyDecidedError, AdmissionUnavailableError (that node does not answer).
+        """
+        if session.node is not None:
+            await self.route(session, "leave", {})
+            return session
         if session.status is SessionStatus.WAITING:
-            return self.lobby.cancel(session)
+            return self.lobby.withdraw(session)
         self.end(session, SessionStatus.LEFT, "left")
         return session
 
@@ -382,8 +360,13 @@ class AdmissionService(SessionLifecycle):
         """A fresh credential and participant token with the session's current grant.
 
         Raises InvalidSessionError when it ended, and ends it (``removed``, ``revoked``)
-        when a revocation covers it; BannedError and the issuance errors of TokenService.
+        when a revocation covers it; BannedError and the issuance errors of TokenService;
+        AdmissionUnavailableError when the node holding it does not answer.
         """
+        if session.node is not None:
+            token, platform = tokens_from(await self.route(session, "refresh", {}))
+            expires = self.ctx.now() + self.credentials.ttl_s
+            return Refreshed(session, self._credential(session), expires, token, platform)
         if self._revoked(session) is not None:
             self.end(session, SessionStatus.REMOVED, "revoked")
             raise InvalidSessionError("the session was revoked", status="removed")

@@ -61,6 +61,8 @@ class Session:
     # WebSockets attached now (a session with none for longer than the grace period ends)
     sockets: int = 0
     last_seen: float = 0.0
+    # the node that owns it, when another node does (this node holds a mirror); None: this one
+    node: str | None = None
 
     @property
     def live(self) -> bool:
@@ -179,12 +181,17 @@ class SessionRegistry:
         return [s for s in self._by_room.get((project_id, room), {}).values() if s.live]
 
     def waiting(self) -> list[Session]:
-        """Every knock waiting in a lobby on this node."""
-        return list(self._waiting.values())
+        """Every knock waiting in a lobby on this node (not the mirrors of other nodes')."""
+        return [s for s in self._waiting.values() if s.node is None]
 
     def admitted_rooms(self) -> list[tuple[RoomKey, list[Session]]]:
-        """Each room with admitted sessions, and those sessions."""
-        return [(key, list(room.values())) for key, room in self._admitted.items() if room]
+        """Each room with admitted sessions of this node, and those sessions (mirrors of
+        other nodes' sessions are theirs to look after)."""
+        rooms = [
+            (key, [s for s in room.values() if s.node is None])
+            for key, room in self._admitted.items()
+        ]
+        return [(key, sessions) for key, sessions in rooms if sessions]
 
     def admitted(self, project_id: str, room: str) -> Iterable[Session]:
         """The room's admitted sessions, in the order they were admitted."""
@@ -222,12 +229,16 @@ class SessionRegistry:
         return [s for s in self._by_id.values() if s.live]
 
     def live_count(self) -> int:
-        """Live sessions on this node."""
-        return sum(1 for s in self._by_id.values() if s.live)
+        """Live sessions owned by this node."""
+        return sum(1 for s in self._by_id.values() if s.live and s.node is None)
 
     def waiting_count(self) -> int:
-        """Sessions waiting in a lobby on this node."""
-        return len(self._waiting)
+        """Sessions waiting in a lobby, owned by this node."""
+        return sum(1 for s in self._waiting.values() if s.node is None)
+
+    def mirrored_count(self) -> int:
+        """Live sessions of other nodes mirrored here."""
+        return sum(1 for s in self._by_id.values() if s.live and s.node is not None)
 
 
 def accepts(session: Session, admit_policy: str = "direct") -> Callable[[Event], bool]:

@@ -307,6 +307,7 @@ class _Socket:
             accept = accepts(session, policy)
         else:
             accept = watcher_accepts
+        await bus.prepare(listener.project_id, self.room)
         last = bus.last_seq(listener.project_id, self.room)
         # a ``since`` the room never reached (its counter restarted with the node) resyncs too
         ahead = since is not None and since > last

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from roomkey.service.core import RoomkeyService
 from roomkey.service.dashboard.explain import Explanation, Moment, Step, TokenExplainer
+from roomkey.service.dashboard.links import LINK_TTL_S, SignInLinks
 from roomkey.service.dashboard.playground import (
     PLAYGROUND_MAX_TTL_S,
     Playground,
     PlaygroundToken,
 )
 from roomkey.service.dashboard.sessions import (
-    LINK_TTL_S,
     SESSION_MAX_TTL_S,
     DashboardSession,
     DashboardSessions,
@@ -36,6 +36,7 @@ class DashboardService:
             service.revocations,
             service.authenticate,
             ctx.box.derive_key,
+            lambda claims, kid: ctx.state.check_revoked(claims, kid),
             clock=lambda: ctx.clock(),
         )
         self.explainer = TokenExplainer(service.tokens, service.keys)
@@ -58,6 +59,7 @@ __all__ = [
     "Playground",
     "PlaygroundToken",
     "SignInLink",
+    "SignInLinks",
     "SignedIn",
     "Step",
     "TokenExplainer",

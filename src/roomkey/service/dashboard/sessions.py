@@ -9,6 +9,11 @@ browser holds it sealed (AES-256-GCM under a key derived from the master key) in
 ``HttpOnly`` cookie, so every node can open it; every request runs it through the very
 capability check of the API. Signing out revokes its ``jti``: a copied cookie is refused from
 then on, on every node.
+
+The session also remembers the token it was opened with (its ``jti``, identity, room, key and
+issue time, never the token itself): every request checks those against the revocations too,
+so revoking that token, by any rule, ends the sessions made from it. One-time links are
+:mod:`roomkey.service.dashboard.links`.
 """
 
 from __future__ import annotations
@@ -27,19 +32,63 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from roomkey.capabilities import Capability
+from roomkey.claims import Claims
 from roomkey.errors import AuthenticationError, ForbiddenError
-from roomkey.grants import Scope
+from roomkey.grants import Grant, Scope
+from roomkey.revocation import RevocationChecker
 from roomkey.service.auth import Caller, token_from_header
+from roomkey.service.dashboard.links import SignInLinks
 from roomkey.service.revocations import RevocationService
 from roomkey.service.tokens import TokenRequest, TokenService
 
 SESSION_MAX_TTL_S = 8 * 3600
 SESSION_MIN_TTL_S = 60
-LINK_TTL_S = 300
-MAX_PENDING_LINKS = 1024
 MAX_COOKIE_CHARS = 3800
-_COOKIE_VERSION = b"\x01"
+_COOKIE_VERSION = b"\x02"
 _NONCE_BYTES = 12
+_NO_GRANT = Grant()
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """The token a session was opened with: what revocation rules match on, not the token."""
+
+    jti: str | None
+    identity: str | None
+    room: str | None
+    kid: str
+    issued_at: int | None
+
+    def claims(self) -> Claims:
+        """Claims enough for the revocation check (the grant plays no part in it)."""
+        return Claims(
+            self.kid, self.identity, self.room, _NO_GRANT, self.issued_at, None, None, self.jti
+        )
+
+    def to_list(self) -> list[str | int | None]:
+        """The cookie's compact form."""
+        return [self.jti, self.identity, self.room, self.kid, self.issued_at]
+
+    @classmethod
+    def from_list(cls, data: object) -> Origin:
+        """The inverse of :meth:`to_list`; raises ValueError for anything else."""
+        if not isinstance(data, list) or len(data) != 5:
+            raise ValueError("not a session's origin")
+        jti, identity, room, kid, issued = data
+        if not isinstance(kid, str) or not isinstance(issued, int | None):
+            raise ValueError("not a session's origin")
+        return cls(_text(jti), _text(identity), _text(room), kid, issued)
+
+    @classmethod
+    def of(cls, claims: Claims, kid: str) -> Origin:
+        """The origin of a verified token."""
+        return cls(claims.jti, claims.identity, claims.room, kid, claims.issued_at)
+
+
+def _text(value: object) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise ValueError("not a session's origin")
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +100,8 @@ class DashboardSession:
     project_id: str
     identity: str
     expires_at: int
+    # the token the session was opened with (revoking it ends the session)
+    origin: Origin
 
     @property
     def header(self) -> str:
@@ -74,14 +125,6 @@ class SignInLink:
     expires_at: int
 
 
-@dataclass(frozen=True, slots=True)
-class _Pending:
-    # the token that asked for the link, checked again when the link is used
-    header: str
-    session_expires_at: int
-    expires_at: int
-
-
 class DashboardSessions:
     """Opens, checks and ends dashboard sessions (see the module docstring)."""
 
@@ -91,16 +134,19 @@ class DashboardSessions:
         revocations: RevocationService,
         authenticate: Callable[[str | None], Caller],
         derive_key: Callable[[str], bytes],
+        check_revoked: RevocationChecker,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.tokens = tokens
         self.revocations = revocations
         self.authenticate = authenticate
+        self.check_revoked = check_revoked
         self.clock = clock
         self._aead = AESGCM(derive_key("dashboard-session-cookie"))
         self._csrf_key = derive_key("dashboard-csrf")
-        # one-time links live on the node that handed them out (sha256 of the code -> pending)
-        self._links: dict[bytes, _Pending] = {}
+        self.links = SignInLinks(
+            tokens.ctx.store, derive_key("dashboard-sign-in-link"), lambda: self.clock()
+        )
 
     # ---- signing in ----------------------------------------------------------------------
 
@@ -112,7 +158,8 @@ class DashboardSessions:
         """
         header = f"Bearer {token_from_header(token)}"
         caller = self.authenticate(header)
-        return await self._open(caller, self._expiry_of(header), "dashboard:sign-in")
+        expires, origin = self._origin_of(header)
+        return await self._open(caller, expires, origin, "dashboard:sign-in")
 
     async def create_link(self, header: str | None, ttl_s: int | None = None) -> SignInLink:
         """A one-time code that signs in with the caller's capabilities (``roomkey dashboard``).
@@ -120,58 +167,40 @@ class DashboardSessions:
         The session it opens lasts ``ttl_s`` at most (default and cap: the caller token's own
         remaining life, :data:`SESSION_MAX_TTL_S`). Raises AuthenticationError or
         ForbiddenError for a caller that could not sign in itself. The token is checked again
-        when the link is used: revoked or expired by then, the link opens nothing.
+        when the link is used: revoked or expired by then, the link opens nothing. The link
+        works on every node that shares this one's master key and database.
         """
         caller = self.authenticate(header)
-        if caller.participant:
-            raise ForbiddenError(
-                "sign in with a server (api-scope) token, not a participant token",
-                reason="wrong_scope",
-            )
+        _refuse_participant(caller)
         now = int(self.clock())
-        session_end = self._expiry_of(header)
+        session_end, _ = self._origin_of(header)
         if ttl_s is not None:
             session_end = min(session_end, now + max(ttl_s, SESSION_MIN_TTL_S))
-        self._forget_expired_links(now)
-        if len(self._links) >= MAX_PENDING_LINKS:
-            raise ForbiddenError("too many sign-in links are pending; use one or wait 5 minutes")
-        code = secrets.token_urlsafe(32)
-        expires = now + LINK_TTL_S
-        self._links[_digest(code)] = _Pending(str(header), session_end, expires)
+        code, expires = self.links.seal(str(header), session_end)
         return SignInLink(code, expires)
 
     async def redeem_link(self, code: str) -> SignedIn:
-        """The session of a one-time link; the link stops working at once.
+        """The session of a one-time link; the link stops working at once, on every node.
 
         Raises AuthenticationError for an unknown, used or expired link, or when the token
         that asked for it is no longer valid.
         """
-        pending = self._links.pop(_digest(code.strip()), None)
-        if pending is None or pending.expires_at <= self.clock():
-            raise AuthenticationError(
-                "this sign-in link is unknown, was used already, or expired; run "
-                "'roomkey dashboard' again",
-                reason="link_invalid",
-            )
-        caller = self.authenticate(pending.header)
-        return await self._open(caller, pending.session_expires_at, "dashboard:link")
+        link = self.links.open(code)
+        caller = self.authenticate(link.header)
+        _, origin = self._origin_of(link.header)
+        await self.links.spend(caller.project_id, link)
+        return await self._open(caller, link.session_expires_at, origin, "dashboard:link")
 
-    def _forget_expired_links(self, now: int) -> None:
-        for digest in [d for d, p in self._links.items() if p.expires_at <= now]:
-            del self._links[digest]
-
-    def _expiry_of(self, header: str | None) -> int:
-        """When the session opened with this (already authenticated) token must end."""
+    def _origin_of(self, header: str | None) -> tuple[int, Origin]:
+        """When a session opened with this (already authenticated) token must end, and the
+        token's origin."""
         verified = self.tokens.verifier.verify_signature(token_from_header(header))
         exp = verified.claims.expires_at or 0
-        return min(int(exp), int(self.clock()) + SESSION_MAX_TTL_S)
+        ends = min(int(exp), int(self.clock()) + SESSION_MAX_TTL_S)
+        return ends, Origin.of(verified.claims, verified.kid)
 
-    async def _open(self, caller: Caller, ends_at: int, endpoint: str) -> SignedIn:
-        if caller.participant:
-            raise ForbiddenError(
-                "sign in with a server (api-scope) token, not a participant token",
-                reason="wrong_scope",
-            )
+    async def _open(self, caller: Caller, ends_at: int, origin: Origin, endpoint: str) -> SignedIn:
+        _refuse_participant(caller)
         max_ttl_s = self.tokens.ctx.project(caller.project_id).record.settings.max_ttl_s
         ttl = min(ends_at - int(self.clock()), max_ttl_s)
         if ttl < SESSION_MIN_TTL_S:
@@ -186,6 +215,7 @@ class DashboardSessions:
             caller.project_id,
             caller.identity or "dashboard",
             minted.claims.expires_at or 0,
+            origin,
         )
         return SignedIn(session, self.seal(session))
 
@@ -201,6 +231,7 @@ class DashboardSessions:
                 "p": session.project_id,
                 "i": session.identity,
                 "e": session.expires_at,
+                "o": session.origin.to_list(),
             }
         )
         sealed = _COOKIE_VERSION + nonce + self._aead.encrypt(nonce, body, b"dashboard-session")
@@ -221,7 +252,12 @@ class DashboardSessions:
             nonce, body = raw[1 : 1 + _NONCE_BYTES], raw[1 + _NONCE_BYTES :]
             data = orjson.loads(self._aead.decrypt(nonce, body, b"dashboard-session"))
             session = DashboardSession(
-                str(data["t"]), str(data["j"]), str(data["p"]), str(data["i"]), int(data["e"])
+                str(data["t"]),
+                str(data["j"]),
+                str(data["p"]),
+                str(data["i"]),
+                int(data["e"]),
+                Origin.from_list(data["o"]),
             )
         except (ValueError, binascii.Error, InvalidTag, KeyError, TypeError):
             raise AuthenticationError(
@@ -256,9 +292,30 @@ class DashboardSessions:
         )
 
     def caller_of(self, session: DashboardSession) -> Caller:
-        """The session's caller, every check of its token run again (raises like
-        :func:`~roomkey.service.auth.authenticate`: AuthenticationError once revoked)."""
-        return self.authenticate(session.header)
+        """The session's caller, every check of its token run again, and the token it was
+        opened with checked against the revocations.
+
+        Raises like :func:`~roomkey.service.auth.authenticate` (AuthenticationError once the
+        session's token is revoked or expired), and AuthenticationError (reason ``revoked``)
+        once the token the session came from is revoked.
+        """
+        caller = self.authenticate(session.header)
+        origin = session.origin
+        rule = self.check_revoked(origin.claims(), origin.kid)
+        if rule is not None:
+            raise AuthenticationError(
+                f"the token this session was opened with is revoked ({rule.describe()})",
+                reason="revoked",
+            )
+        return caller
+
+
+def _refuse_participant(caller: Caller) -> None:
+    if caller.participant:
+        raise ForbiddenError(
+            "sign in with a server (api-scope) token, not a participant token",
+            reason="wrong_scope",
+        )
 
 
 def _session_request(caller: Caller, ttl_s: int) -> TokenRequest:
@@ -272,7 +329,3 @@ def _session_request(caller: Caller, ttl_s: int) -> TokenRequest:
         permissions={"scope": [Scope.API.value], "capabilities": capabilities},
         ttl_s=ttl_s,
     )
-
-
-def _digest(code: str) -> bytes:
-    return hashlib.sha256(code.encode("utf-8")).digest()

@@ -4,10 +4,16 @@ Jti rules come packed (``roomkey.revocation.pack_jti``, built here in SQL) as tw
 text, so that a rule costs the driver two strings, which the garbage collector never tracks,
 instead of a row of objects; PostgreSQL hands them over as two arrays per project. The other
 kinds are few and come as rows.
+
+On PostgreSQL the jti rules are read in two halves of the table (by physical position, ``ctid``,
+so the halves cover every row exactly whatever the table's size estimate says) on two
+connections that share one exported snapshot (``pg_export_snapshot``): both see the same
+committed state, as one query would, while two server processes build the arrays.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from roomkey.revocation import packed_age
@@ -20,8 +26,10 @@ _PACKED = (
 )
 _PG_JTI = (
     f"SELECT project_id, array_agg(COALESCE(jti, '')), array_agg({_PACKED}) FROM revocations"
-    f" WHERE kind = 'jti' AND {_ACTIVE.format(mark='$1')} GROUP BY project_id"
+    f" WHERE kind = 'jti' AND {_ACTIVE.format(mark='$1')} AND ctid {{side}} $2::tid"
+    " GROUP BY project_id"
 )
+_PG_PAGES = "SELECT relpages FROM pg_class WHERE oid = 'revocations'::regclass"
 _SQLITE_PROJECTS = (
     f"SELECT DISTINCT project_id FROM revocations WHERE kind = 'jti' AND {_ACTIVE.format(mark='?')}"
 )
@@ -38,11 +46,30 @@ _OTHERS = (
 )
 
 
-async def _load_postgres(conn: Any, now: int, loaded: dict[str, ActiveRevocations]) -> None:
-    """Fill ``loaded`` over an asyncpg connection."""
-    for project_id, jtis, packed in await conn.fetch(_PG_JTI, now):
+async def _load_postgres(
+    conn: Any, second: Any, now: int, loaded: dict[str, ActiveRevocations]
+) -> None:
+    """Fill ``loaded`` over two asyncpg connections (see the module docstring)."""
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        snapshot = await conn.fetchval("SELECT pg_export_snapshot()")
+        async with second.transaction(isolation="repeatable_read", readonly=True):
+            # a snapshot id is PostgreSQL's own text (hex digits and dashes), and SET takes no
+            # parameters
+            await second.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+            middle = ((await conn.fetchval(_PG_PAGES) or 0) // 2, 0)
+            halves = await asyncio.gather(
+                conn.fetch(_PG_JTI.format(side="<"), now, middle),
+                second.fetch(_PG_JTI.format(side=">="), now, middle),
+            )
+            others = await conn.fetch(_OTHERS.format(mark="$1"), now)
+    columns: dict[str, tuple[list[str], list[str]]] = {}
+    for project_id, jtis, packed in (*halves[0], *halves[1]):
+        held = columns.setdefault(project_id, ([], []))
+        held[0].extend(jtis)
+        held[1].extend(packed)
+    for project_id, (jtis, packed) in columns.items():
         loaded[project_id] = ActiveRevocations(jti=_latest(jtis, packed))
-    for row in await conn.fetch(_OTHERS.format(mark="$1"), now):
+    for row in others:
         loaded.setdefault(row[7], ActiveRevocations()).others.append(tuple(row)[:7])
 
 

@@ -118,11 +118,14 @@ class RevocationsAndAudit(SqlBase):
             StoreError: on failure.
         """
         loaded: dict[str, ActiveRevocations] = {}
-        async with self._read("load revocations") as conn:
+        # PostgreSQL: two connections on one snapshot, each reading half of the table, so that
+        # two server processes build the arrays while this one decodes (see _bulk_revocations)
+        async with self._read("load revocations") as conn, self._read("load revocations") as other:
             raw: Any = (await conn.get_raw_connection()).driver_connection
             with paused_gc():  # nearly every object made here lives on (see roomkey._gc)
                 if self.dialect == "postgresql":
-                    await _load_postgres(raw, now, loaded)
+                    second = (await other.get_raw_connection()).driver_connection
+                    await _load_postgres(raw, second, now, loaded)
                 else:
                     await _load_sqlite(raw, now, loaded)
         return loaded

@@ -12,6 +12,9 @@ bulk-inserted (PostgreSQL: ``COPY``; SQLite: one ``executemany``), one of them t
 starts ``roomkey serve`` (one worker) and times, from ``Popen``, the first 200 from ``/readyz``
 and the first ``POST /v1/tokens/verify`` that answers ``revoked`` for that token. A node that
 answered ``valid`` for it, at any time, fails the run: that would be a revoked token accepted.
+Then, in this process, the revocation loader alone is timed on the same database, before (the
+loader of main before the bulk loader, still in the code as ``list_active_revocations``) and
+after, interleaved, ``--runs`` times each: the before/after comparison under the same load.
 
 PostgreSQL runs in a fresh database (``rk_bench_start_*``) on ``--database-url``'s server,
 dropped at the end; SQLite in a temporary directory. A benchmark, never a test: it prints the
@@ -128,6 +131,39 @@ def seed_postgres(url: str, project_id: str, jti: str, count: int) -> float:
     return time.perf_counter() - start
 
 
+async def _time_loaders(database_url: str, runs: int) -> dict[str, list[float]]:
+    """Seconds to load every active revocation into memory, in this process: ``before`` with
+    the loader of main before the bulk loader (records, one rule object each, ``add`` one at a
+    time), ``after`` with ``Store.load_active_revocations`` and ``load_revocations``;
+    interleaved, so that both meet the same machine."""
+    import gc
+
+    from roomkey.service.state import ProjectState, load_revocations, to_rule
+    from roomkey.store import open_store
+
+    store = await open_store(database_url)
+    times: dict[str, list[float]] = {"before": [], "after": []}
+    try:
+        records = await store.list_projects()
+        now = int(time.time())
+        for _ in range(runs):
+            for name in ("before", "after"):
+                fresh = {record.id: ProjectState(record) for record in records}
+                start = time.perf_counter()
+                if name == "before":
+                    for rev in await store.list_active_revocations(now):
+                        if rev.project_id in fresh:
+                            fresh[rev.project_id].revocations.add(to_rule(rev))
+                else:
+                    load_revocations(fresh, await store.load_active_revocations(now))
+                times[name].append(time.perf_counter() - start)
+                del fresh
+                gc.collect()
+    finally:
+        await store.close()
+    return times
+
+
 def time_start(
     data_dir: Path, database_url: str | None, token: str, deadline_s: float = 300.0
 ) -> dict[str, float]:
@@ -202,7 +238,12 @@ def run_backend(
         note(f"{backend} run {n + 1}/{args.runs}: {shown}")
     ready = statistics.median(r["ready_s"] for r in runs)
     revoked = statistics.median(r["revoked_s"] for r in runs)
+    loaders = asyncio.run(_time_loaders(url or f"sqlite:///{data_dir / 'roomkey.db'}", args.runs))
+    shown = ", ".join(f"{k} {statistics.median(v):.2f} s" for k, v in loaders.items())
+    note(f"{backend} loader in-process (medians): {shown}")
     return {
+        "loader_before_s": round(statistics.median(loaders["before"]), 2),
+        "loader_after_s": round(statistics.median(loaders["after"]), 2),
         "backend": backend,
         "revocations": args.revocations,
         "runs": len(runs),
@@ -228,11 +269,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def print_table(result: dict[str, Any]) -> None:
     print(f"\nstart-up of roomkey serve (medians; target: serving within {TARGET_S:g} s)")
-    print(f"{'backend':<12}{'revocations':>13}{'runs':>6}{'/readyz 200':>13}{'revoked seen':>14}")
+    head = f"{'backend':<12}{'revocations':>13}{'runs':>6}{'/readyz 200':>13}{'revoked seen':>14}"
+    print(head + f"{'loader before':>15}{'loader after':>14}")
     for c in result["cases"]:
         print(
             f"{c['backend']:<12}{c['revocations']:>13,}{c['runs']:>6}"
             f"{c['ready_s']:>11.2f} s{c['revoked_s']:>12.2f} s"
+            f"{c['loader_before_s']:>13.2f} s{c['loader_after_s']:>12.2f} s"
             + ("" if c["target_met"] else "   (over target)")
         )
 

@@ -70,3 +70,17 @@ async def test_the_bulk_load_equals_the_listing(db: SqlStore) -> None:
 
 async def test_nothing_active_loads_nothing(db: SqlStore) -> None:
     assert await db.load_active_revocations(NOW) == {}
+
+
+async def test_a_database_of_one_project_loads_the_same(store: SqlStore) -> None:
+    await store.create_project(project("p1"))
+    await store.add_revocation(revocation("j1", jti="a", created_at=NOW - 5))
+    await store.add_revocation(revocation("j2", jti="a", created_at=NOW))  # the later one
+    await store.add_revocation(revocation("j3", jti="b", reason="x,y"))
+    await store.add_revocation(revocation("r1", kind="room", jti=None, room="standup"))
+    loaded = await store.load_active_revocations(NOW)
+    table = InMemoryRevocations()
+    table.load(loaded["p1"].jti, loaded["p1"].others)
+    expected = by_records(await store.list_active_revocations(NOW), "p1")
+    assert sorted(map(key, table.rules())) == sorted(map(key, expected.rules()))
+    assert {r.id for r in table.rules()} == {"j2", "j3", "r1"}

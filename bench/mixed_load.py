@@ -244,7 +244,12 @@ async def drive(
 
 @contextmanager
 def pinned_server(data_dir: Path, port: int) -> Iterator[Server]:
-    env = {**os.environ, "ROOMKEY_RATE_LIMIT_PER_MIN": "1000000000", "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "ROOMKEY_RATE_LIMIT_PER_MIN": "1000000000",
+        "ROOMKEY_VERIFY_RATE_LIMIT_PER_MIN": "1000000000",
+        "PYTHONUNBUFFERED": "1",
+    }
     argv = ["taskset", "-c", str(SERVER_CPU), str(ROOMKEY), "serve", "--port", str(port)]
     argv += ["--data-dir", str(data_dir), "--log-level", "warning", "--workers", "1"]
     server = Server(argv, env)

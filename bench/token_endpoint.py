@@ -12,8 +12,9 @@ alike; figures are medians over the rounds.
 - roomkey: ``roomkey serve --port P --data-dir <tmp> --log-level warning`` (SQLite, auth on). The
   admin token comes from the first start's credentials file; every request is authenticated,
   rate limited (the per-caller limit is raised to 10^9 a minute so that the check runs but never
-  refuses) and audited (the row is committed before the response). Body:
-  ``{"room_name":"room-standup-42","participant_identity":"user-7f3a9c2e"}``.
+  refuses; so is the per-address limit of verify; with ``ROOMKEY_REDIS_URL`` in the environment
+  the limits are counted in that Redis) and audited (the row is committed before the
+  response). Body: ``{"room_name":"room-standup-42","participant_identity":"user-7f3a9c2e"}``.
 - Express: ``server.cjs --workers N`` from a copy of ``bench/peers/express-token-server`` with
   its ``node_modules`` (``npm install`` there on first use, cached under ``--express-dir``). Body:
   ``{"roomName":"room-standup-42","participantName":"user-7f3a9c2e"}``.
@@ -161,6 +162,7 @@ def roomkey_server(data_dir: Path, port: int, log_level: str, workers: int) -> I
     env = {
         **os.environ,
         "ROOMKEY_RATE_LIMIT_PER_MIN": "1000000000",
+        "ROOMKEY_VERIFY_RATE_LIMIT_PER_MIN": "1000000000",
         "PYTHONUNBUFFERED": "1",
     }
     argv = [str(ROOMKEY), "serve", "--port", str(port), "--data-dir", str(data_dir)]

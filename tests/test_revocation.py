@@ -10,7 +10,14 @@ from hypothesis import strategies as st
 
 from roomkey.claims import Claims
 from roomkey.grants import Grant
-from roomkey.revocation import InMemoryRevocations, Revocation, RevocationChecker
+from roomkey.revocation import (
+    InMemoryRevocations,
+    Revocation,
+    RevocationChecker,
+    pack_jti,
+    packed_age,
+    unpack_jti,
+)
 
 NOW = 1_795_000_000
 KID = "APIkey1"
@@ -228,3 +235,54 @@ def test_jti_answers_follow_the_rules_held_through_any_revoke_lift_prune(
         for candidate in ("j1", "j2", "j3", "j4"):
             assert revocations(_claims(jti=candidate), KID) is held.get(candidate)
     assert revocations(_claims(jti=None), KID) is None
+
+
+# ---- bulk loading (a node's start) ------------------------------------------------------------
+
+
+def test_a_packed_rule_round_trips_whatever_its_id_and_reason_hold() -> None:
+    packed = pack_jti(NOW, NOW + 900, "rev,1", "leaked, twice,\nreally")
+    rule = unpack_jti("jti-1", packed)
+    assert rule == Revocation(
+        "jti", "jti-1", float(NOW), None, float(NOW + 900), "leaked, twice,\nreally", "rev,1"
+    )
+    assert unpack_jti("j", pack_jti(NOW, NOW + 1, "r", "")).reason is None
+    assert packed_age(packed) == (float(NOW), "rev,1")
+
+
+def test_loaded_rules_match_like_added_ones() -> None:
+    table = InMemoryRevocations()
+    others = [
+        ("identity", "mallory", NOW, "standup", NOW + 900, "", "i1"),
+        ("issued_before", str(NOW - 10), NOW, None, NOW + 900, "rotation", "b1"),
+    ]
+    table.load({"jti-1": pack_jti(NOW, NOW + 900, "rev1", "leaked")}, others)
+    hit = table(_claims(), KID)
+    assert hit is not None and (hit.id, hit.reason, hit.revoked_at) == ("rev1", "leaked", NOW)
+    assert table(_claims(), KID) is hit  # built once, on the first match
+    assert table(_claims(jti="other"), KID) is None
+    assert table(_claims(jti="other", identity="mallory", issued_at=NOW - 1), KID) is not None
+    assert table(_claims(jti="other", issued_at=NOW - 11), KID) is not None  # issued before
+    assert len(table) == 3 and {r.id for r in table.rules()} == {"rev1", "i1", "b1"}
+
+
+def test_loading_into_a_table_with_rules_adds_to_them() -> None:
+    table = InMemoryRevocations()
+    table.revoke_jti("kept", now=NOW)
+    table.load({"jti-1": pack_jti(NOW, NOW + 900, "rev1", "")})
+    assert table(_claims(jti="kept"), KID) is not None
+    assert table(_claims(), KID) is not None and len(table) == 2
+
+
+def test_loaded_rules_are_lifted_and_pruned_like_others() -> None:
+    table = InMemoryRevocations()
+    packed = {f"j{i}": pack_jti(NOW, NOW + 100 * (i + 1), f"r{i}", "") for i in range(3)}
+    table.load(packed)
+    table.lift(unpack_jti("j2", packed["j2"]))
+    assert table(_claims(jti="j2"), KID) is None
+    assert table.prune(now=NOW + 150) == 1  # j0
+    assert table(_claims(jti="j0"), KID) is None and table(_claims(jti="j1"), KID) is not None
+    assert table.prune(now=NOW + 160) == 0  # nothing due before j1's expiry (no scan)
+    table.revoke_jti("soon", now=NOW, expires_at=NOW + 170)  # sooner than what was known
+    assert table.prune(now=NOW + 180) == 1
+    assert table.prune(now=NOW + 250) == 1 and len(table) == 0

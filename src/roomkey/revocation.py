@@ -3,14 +3,20 @@
 A rule by identity, room or key covers the tokens issued at or before the moment it was made,
 so a fresh token issued afterwards is not caught by an old rule. A rule can be dropped once no
 token it covers can still be valid (``expires_at``), which keeps memory bounded.
+
+A node starts by loading every stored rule in bulk (:meth:`InMemoryRevocations.load`). Rules
+by ``jti``, nearly all of them, arrive packed, one string each (:func:`pack_jti`), and stay so
+until a token matches one: building 1,000,000 rule objects that are almost never looked at,
+and the garbage collector's passes over them, were most of a node's start.
 """
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from roomkey.claims import Claims
 
@@ -38,6 +44,53 @@ class Revocation:
         return f"{self.kind} {self.value!r}{where}"
 
 
+def pack_jti(revoked_at: float, expires_at: float, rule_id: str, reason: str) -> str:
+    """A jti rule's other fields as one string: ``revoked_at,expires_at,len(id),id,reason``
+    (the id's length first, so that neither the id nor the reason needs escaping). The store
+    builds the same string in SQL."""
+    return f"{int(revoked_at)},{int(expires_at)},{len(rule_id)},{rule_id},{reason}"
+
+
+def unpack_jti(jti: str, packed: str) -> Revocation:
+    """The rule a :func:`pack_jti` string stands for (raises ValueError if malformed)."""
+    revoked_at, expires_at, id_length, rest = packed.split(",", 3)
+    size = int(id_length)
+    rule_id, reason = rest[:size], rest[size + 1 :]
+    return Revocation(
+        "jti", jti, float(revoked_at), None, float(expires_at), reason or None, rule_id or None
+    )
+
+
+def packed_age(packed: str) -> tuple[float, str]:
+    """(revoked_at, id) of a packed jti rule: of two rules for one jti, the greater wins."""
+    rule = unpack_jti("", packed)
+    return rule.revoked_at, rule.id or ""
+
+
+# A stored rule of another kind as :meth:`InMemoryRevocations.load` takes it: Revocation's
+# fields in their order, ``value`` as text (the moment of an ``issued_before`` rule too).
+RULE_ROW = ("kind", "value", "revoked_at", "room", "expires_at", "reason", "id")
+RuleRow = Sequence[Any]
+
+
+def rule_of(row: RuleRow) -> Revocation:
+    """The rule a row in :data:`RULE_ROW` order stands for."""
+    kind, value, revoked_at, room, expires_at, reason, rule_id = row[:7]
+    return Revocation(
+        kind,
+        float(value) if kind == "issued_before" else value,
+        float(revoked_at),
+        room,
+        None if expires_at is None else float(expires_at),
+        reason or None,
+        rule_id,
+    )
+
+
+def _age(row: RuleRow) -> tuple[Any, Any]:
+    return row[2], row[6]
+
+
 class RevocationChecker(Protocol):
     """Called by the verifier after the signature and claims pass; returns a match or None."""
 
@@ -48,7 +101,10 @@ class InMemoryRevocations:
     """Revocations held in dictionaries: the check costs the same for 0 or 1,000,000 rules."""
 
     def __init__(self) -> None:
-        self._jti: dict[str, Revocation] = {}
+        # a jti rule is its Revocation, or its packed string until a token matches it
+        self._jti: dict[str, Revocation | str] = {}
+        # no jti rule can be stale before this moment (the soonest expiry the last scan saw)
+        self._jti_prune_at = math.inf
         # The same jtis as ``_jti``'s keys. A set probes neighbouring slots of one table where a
         # dict reads an index table and then an entry table: with 1,000,000 rules, a token that
         # is not revoked (the usual answer) costs one cache miss instead of several (measured:
@@ -64,6 +120,8 @@ class InMemoryRevocations:
         if rule.kind == "jti":
             self._jti[str(rule.value)] = rule
             self._jti_ids.add(str(rule.value))
+            if rule.expires_at is not None and rule.expires_at < self._jti_prune_at:
+                self._jti_prune_at = rule.expires_at
         elif rule.kind == "identity":
             self._identity[(str(rule.value), rule.room)] = rule
         elif rule.kind == "room":
@@ -76,6 +134,25 @@ class InMemoryRevocations:
         else:
             raise ValueError(f"unknown revocation kind {rule.kind!r}")
         return rule
+
+    def load(self, jti: dict[str, str], others: Iterable[RuleRow] = ()) -> None:
+        """Add stored rules in bulk: ``jti`` maps each revoked jti to its packed rule
+        (:func:`pack_jti`; one entry per jti, the latest), ``others`` are rows of the other
+        kinds in :data:`RULE_ROW` order, in any order (for one target the latest, by
+        ``revoked_at`` then ``id``, wins as with :meth:`add`).
+
+        Into an empty table the ``jti`` dict is taken over as it is (the caller must not
+        change it afterwards). Raises ValueError on an unknown kind or a malformed rule.
+        """
+        if not self._jti:
+            self._jti = jti  # type: ignore[assignment]  # its values become Revocation | str
+            self._jti_ids = set(jti)
+            self._jti_prune_at = -math.inf  # unknown until the first pruning scan
+        else:
+            for value, packed in jti.items():
+                self.add(unpack_jti(value, packed))
+        for row in sorted(others, key=_age):
+            self.add(rule_of(row))
 
     def revoke_jti(
         self,
@@ -140,7 +217,10 @@ class InMemoryRevocations:
             return self._before == rule
         if rule.kind == "identity":
             return self._identity.get((str(rule.value), rule.room)) == rule
-        table = {"jti": self._jti, "room": self._room, "key": self._key}.get(rule.kind, {})
+        if rule.kind == "jti":
+            value = str(rule.value)
+            return value in self._jti and self._jti_rule(value) == rule
+        table = {"room": self._room, "key": self._key}.get(rule.kind, {})
         return table.get(str(rule.value)) == rule
 
     def lift(self, rule: Revocation) -> None:
@@ -151,25 +231,51 @@ class InMemoryRevocations:
         elif rule.kind == "identity":
             if self._identity.get((str(rule.value), rule.room)) == rule:
                 del self._identity[(str(rule.value), rule.room)]
+        elif rule.kind == "jti":
+            value = str(rule.value)
+            if value in self._jti and self._jti_rule(value) == rule:
+                del self._jti[value]
+                self._jti_ids.discard(value)
         else:
-            table = {"jti": self._jti, "room": self._room, "key": self._key}[rule.kind]
+            table = {"room": self._room, "key": self._key}[rule.kind]
             if table.get(str(rule.value)) == rule:
                 del table[str(rule.value)]
-                if table is self._jti:
-                    self._jti_ids.discard(str(rule.value))
 
     def prune(self, now: float | None = None) -> int:
         """Forget rules that can no longer match a valid token; returns how many."""
         moment = _now(now)
-        stale = [r for r in self.rules() if r.expires_at is not None and r.expires_at <= moment]
+        dropped = self._prune_jti(moment)
+        others = [*self._identity.values(), *self._room.values(), *self._key.values()]
+        if self._before is not None:
+            others.append(self._before)
+        stale = [r for r in others if r.expires_at is not None and r.expires_at <= moment]
         for rule in stale:
             self.lift(rule)
+        return dropped + len(stale)
+
+    def _prune_jti(self, moment: float) -> int:
+        # every jti rule is scanned only once the soonest expiry the last scan saw has passed
+        if moment < self._jti_prune_at:
+            return 0
+        stale, soonest = [], math.inf
+        for jti, held in self._jti.items():
+            expires_at = _expiry(held)
+            if expires_at is None:
+                continue
+            if expires_at <= moment:
+                stale.append(jti)
+            elif expires_at < soonest:
+                soonest = expires_at
+        for jti in stale:
+            del self._jti[jti]
+            self._jti_ids.discard(jti)
+        self._jti_prune_at = soonest
         return len(stale)
 
     def __call__(self, claims: Claims, kid: str) -> Revocation | None:
         jti = claims.jti
         if jti is not None and jti in self._jti_ids:
-            return self._jti[jti]
+            return self._jti_rule(jti)
         before = self._before
         if before is None and not (self._identity or self._room or self._key):
             return None  # the common case: only jti rules, or none at all
@@ -193,6 +299,13 @@ class InMemoryRevocations:
         if (hit := self._key.get(kid)) is not None:
             yield hit
 
+    def _jti_rule(self, jti: str) -> Revocation:
+        held = self._jti[jti]
+        if isinstance(held, Revocation):
+            return held
+        rule = self._jti[jti] = unpack_jti(jti, held)
+        return rule
+
     def __len__(self) -> int:
         extra = 1 if self._before else 0
         return len(self._jti) + len(self._identity) + len(self._room) + len(self._key) + extra
@@ -200,7 +313,7 @@ class InMemoryRevocations:
     def rules(self) -> list[Revocation]:
         """Every rule held."""
         out = [
-            *self._jti.values(),
+            *(self._jti_rule(jti) for jti in list(self._jti)),
             *self._identity.values(),
             *self._room.values(),
             *self._key.values(),
@@ -208,8 +321,24 @@ class InMemoryRevocations:
         return out + ([self._before] if self._before else [])
 
 
+def _expiry(held: Revocation | str) -> float | None:
+    if isinstance(held, Revocation):
+        return held.expires_at
+    return float(held.split(",", 2)[1])
+
+
 def _now(now: float | None) -> float:
     return time.time() if now is None else now
 
 
-__all__ = ["InMemoryRevocations", "Revocation", "RevocationChecker"]
+__all__ = [
+    "RULE_ROW",
+    "InMemoryRevocations",
+    "Revocation",
+    "RevocationChecker",
+    "RuleRow",
+    "pack_jti",
+    "packed_age",
+    "rule_of",
+    "unpack_jti",
+]

@@ -66,6 +66,7 @@ CALLS: dict[str, Call] = {
     "lift_revocation": lambda s: s.lift_revocation("p1", "r1", now=NOW),
     "list_revocations": lambda s: s.list_revocations("p1", include_lifted=True),
     "list_active_revocations": lambda s: s.list_active_revocations(NOW),
+    "load_active_revocations": lambda s: s.load_active_revocations(NOW),
     "purge_revocations": lambda s: s.purge_revocations(NOW),
     "add_ban": lambda s: s.add_ban(ban()),
     "lift_ban": lambda s: s.lift_ban("p1", "abcd-efgh-ijkl", "mallory", now=NOW),

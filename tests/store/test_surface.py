@@ -9,6 +9,7 @@ from roomkey.errors import RoomkeyError
 from roomkey.store import ConflictError, InvalidCursorError, NotFoundError, StoreError
 
 EXPECTED = {
+    "ActiveRevocations",
     "BAN_REF_SEPARATOR",
     "ChangeKind",
     "ChangeRecord",

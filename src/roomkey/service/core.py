@@ -27,7 +27,7 @@ from roomkey.service.revocations import RevocationService
 from roomkey.service.roles import RoleService, role_from_record
 from roomkey.service.rooms import RoomService
 from roomkey.service.settings import DEV_API_KEY, DEV_API_SECRET, ServerSettings
-from roomkey.service.state import ProjectState, ServerState, to_rule
+from roomkey.service.state import ProjectState, ServerState, load_revocations
 from roomkey.service.tokens import TokenService
 from roomkey.service.webhooks import WebhookService
 from roomkey.store import Store, open_store, upgrade
@@ -236,9 +236,8 @@ class RoomkeyService:
         for ban in await store.list_all_live_bans():
             if ban.project_id in fresh.projects:
                 fresh.projects[ban.project_id].bans[(ban.room, ban.identity)] = ban
-        for rev in await store.list_active_revocations(now) if revocations else ():
-            if rev.project_id in fresh.projects:
-                fresh.projects[rev.project_id].revocations.add(to_rule(rev))
+        if revocations:
+            load_revocations(fresh.projects, await store.load_active_revocations(now))
         records = await store.list_all_active_keys(now=now)
         self._swap(fresh)  # no await from here on: verifiers never see an empty key ring
         for record in records:

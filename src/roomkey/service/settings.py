@@ -75,7 +75,7 @@ class ServerSettings(BaseSettings):
         60, ge=1, description="Sandbox issuances per minute per sandbox id and client address."
     )
     verify_rate_limit_per_min: int = Field(
-        6000,
+        60000,
         ge=1,
         description="Verifications per minute (POST /v1/tokens/verify, GET /rtc/validate) per "
         "client address, or per caller when a server token is sent.",

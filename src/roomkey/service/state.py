@@ -6,13 +6,22 @@ periodic refresh reloads it from the store so that changes made on other nodes a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from roomkey._gc import paused_gc
 from roomkey.claims import Claims
 from roomkey.keys import KeyRing
 from roomkey.revocation import InMemoryRevocations, Revocation
 from roomkey.roles import CustomRole
-from roomkey.store import BanRecord, KeyRecord, ProjectRecord, RevocationRecord, RoomRecord
+from roomkey.store import (
+    ActiveRevocations,
+    BanRecord,
+    KeyRecord,
+    ProjectRecord,
+    RevocationRecord,
+    RoomRecord,
+)
 
 
 @dataclass
@@ -72,6 +81,17 @@ class ServerState:
         """The revocation checker handed to the verifier: routes by the signing key's project."""
         project = self.project_of_key(kid)
         return project.revocations(claims, kid) if project else None
+
+
+def load_revocations(
+    projects: Mapping[str, ProjectState], loaded: Mapping[str, ActiveRevocations]
+) -> None:
+    """Load every project's stored rules (``Store.load_active_revocations``) in bulk; rules of
+    projects not in ``projects`` are left out. Raises ValueError on a malformed rule."""
+    with paused_gc():  # every rule loaded lives on (see roomkey._gc)
+        for project_id, active in loaded.items():
+            if project_id in projects:
+                projects[project_id].revocations.load(active.jti, active.others)
 
 
 def to_rule(record: RevocationRecord) -> Revocation:

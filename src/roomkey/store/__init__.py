@@ -11,6 +11,7 @@ from roomkey.store.migrate import current_revision, head_revision, upgrade
 from roomkey.store.protocol import Store
 from roomkey.store.records import (
     BAN_REF_SEPARATOR,
+    ActiveRevocations,
     AuditRecord,
     BanRecord,
     ChangeKind,
@@ -39,6 +40,7 @@ from roomkey.store.url import StoreURL, parse_store_url, to_async_url
 
 __all__ = [
     "BAN_REF_SEPARATOR",
+    "ActiveRevocations",
     "AuditRecord",
     "BanRecord",
     "ChangeKind",

@@ -14,6 +14,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 from roomkey.store.records import (
+    ActiveRevocations,
     AuditRecord,
     BanRecord,
     ChangeRecord,
@@ -126,6 +127,8 @@ class Store(Protocol):
         self, project_id: str, *, include_lifted: bool = False
     ) -> list[RevocationRecord]: ...
     async def list_active_revocations(self, now: int) -> list[RevocationRecord]: ...
+    # the same in bulk, by project, for a node's start
+    async def load_active_revocations(self, now: int) -> dict[str, ActiveRevocations]: ...
     async def purge_revocations(self, now: int) -> int: ...
 
     # ---- bans (``room`` is always the room's id) -------------------------------------------

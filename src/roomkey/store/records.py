@@ -139,6 +139,17 @@ class RevocationRecord:
     reason: str = ""
 
 
+@dataclass(slots=True)
+class ActiveRevocations:
+    """A project's active revocations in bulk, as a node loads them at start
+    (``roomkey.revocation.InMemoryRevocations.load``)."""
+
+    # jti -> the rest of its latest rule, packed: "revoked_at,expires_at,len(id),id,reason"
+    jti: dict[str, str] = field(default_factory=dict)
+    # the other kinds: (kind, value as text, created_at, room, expires_at, reason, id)
+    others: list[Sequence[Any]] = field(default_factory=list)
+
+
 @dataclass(frozen=True, slots=True)
 class BanRecord:
     """An identity banned from a room: refused admission and new tokens until lifted.
@@ -295,6 +306,7 @@ class DeliveryOutcome:
 
 __all__ = [
     "BAN_REF_SEPARATOR",
+    "ActiveRevocations",
     "AuditRecord",
     "BanRecord",
     "ChangeKind",

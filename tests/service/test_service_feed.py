@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import secrets
 import sys
 import time
@@ -214,3 +215,22 @@ async def test_an_older_change_applied_after_a_newer_one_files_the_newest_state(
     found = b.ctx.project(pid).room(room.id)
     assert found is not None and found.active is False
     assert record.kid not in b.ctx.state.keys
+
+
+async def test_a_node_started_while_redis_is_down_says_so_and_polls(
+    pg_nodes: Any, pg_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="roomkey.feed")
+    redis = PrivateRedis(tmp_path)  # its port, with nothing listening yet
+    try:
+        opts = {"redis_url": redis.url, "redis_namespace": "rk", "refresh_interval_s": 0.2}
+        node: RoomkeyService = await pg_nodes(**opts)
+        await until(lambda: "Redis unreachable" in caplog.text, "the outage is logged")
+        assert (await node.check_ready())["feed"]["redis"] == "down"  # type: ignore[index]
+        redis.start()
+        await until(lambda: node.feed.redis == "connected", "it connects once Redis is up")
+        assert "Redis connected" in caplog.text
+    finally:
+        redis.stop()
+        await pg_nodes.close_all()
+        await _drop(pg_url, pg_nodes.schema)

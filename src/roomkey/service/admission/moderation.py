@@ -17,7 +17,7 @@ from roomkey.grants import Grant, Source, parse_sources
 from roomkey.minting import MintedToken
 from roomkey.roles import merge_overrides, resolve_role
 from roomkey.service.admission.events import EventType, only
-from roomkey.service.admission.remote import tokens_from
+from roomkey.service.admission.outcomes import tokens_from
 from roomkey.service.admission.room_state import AdmissionCore
 from roomkey.service.admission.rules import Actor, check_acts_on, check_change
 from roomkey.service.admission.sessions import Session, SessionStatus

@@ -13,14 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
 
-from roomkey.claims import Claims
 from roomkey.errors import InvalidSessionError, NotInRoomError
 from roomkey.grants import Grant, parse_sources
-from roomkey.minting import MintedToken
 from roomkey.roles import merge_overrides
 from roomkey.service.admission.cluster import AdmissionCluster
 from roomkey.service.admission.credentials import SessionCredentials
-from roomkey.service.admission.outcomes import Refreshed
+from roomkey.service.admission.outcomes import Refreshed, token_json
 from roomkey.service.admission.redis_bus import RedisBus
 from roomkey.service.admission.sessions import Session, SessionRegistry, SessionStatus
 from roomkey.service.context import Context
@@ -29,34 +27,6 @@ from roomkey.service.redis import RedisLink
 if TYPE_CHECKING:
     from roomkey.service.admission.lobby import Lobby
     from roomkey.service.admission.moderation import Moderation, PermissionChange
-
-
-def token_json(minted: MintedToken | None) -> dict[str, Any] | None:
-    """A minted token as a node answers it (its claims with it)."""
-    if minted is None:
-        return None
-    return {
-        "token": minted.token,
-        "claims": minted.claims.to_dict(),
-        "dialect": minted.dialect,
-        "kid": minted.kid,
-    }
-
-
-def token_of(data: dict[str, Any] | None) -> MintedToken | None:
-    """A minted token from a node's answer."""
-    if data is None:
-        return None
-    claims = dict(data["claims"])
-    claims["grant"] = merge_overrides(Grant(), claims["grant"])
-    return MintedToken(data["token"], Claims(**claims), data["dialect"], data["kid"])
-
-
-def tokens_from(answer: dict[str, Any]) -> tuple[MintedToken, MintedToken | None]:
-    """The (own token, platform token) of an answer to ``update`` or ``refresh``."""
-    token = token_of(answer["token"])
-    assert token is not None
-    return token, token_of(answer.get("participant_token"))
 
 
 class RemoteOps:

@@ -32,8 +32,8 @@ from roomkey.service.admission.joining import JoinVerifier, new_session
 from roomkey.service.admission.lifecycle import SessionLifecycle
 from roomkey.service.admission.lobby import Lobby
 from roomkey.service.admission.moderation import Moderation
-from roomkey.service.admission.outcomes import JoinOutcome, Refreshed, SessionView
-from roomkey.service.admission.remote import RemoteOps, tokens_from
+from roomkey.service.admission.outcomes import JoinOutcome, Refreshed, SessionView, tokens_from
+from roomkey.service.admission.remote import RemoteOps
 from roomkey.service.admission.rules import Actor, RoomRules, grant_may_admit, rules_for
 from roomkey.service.admission.sessions import Session, SessionRegistry, SessionStatus
 from roomkey.service.auth import Caller, token_from_header

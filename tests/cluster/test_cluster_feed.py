@@ -61,8 +61,11 @@ def test_a_revocation_on_a_is_enforced_on_b_and_c_within_a_second(
     for i in (1, 2):
         until(lambda i=i: verify(cluster, i, token).get("code") == "revoked", PROPAGATION_S)
     for i in range(3):
-        feed = cluster.client(i).get("/readyz").json()["feed"]
-        assert feed["redis"] == "connected" and feed["mode"] == "redis"
+        ready = cluster.client(i).get("/readyz").json()
+        assert ready["feed"]["redis"] == "connected" and ready["feed"]["mode"] == "redis"
+        assert ready["admission"] == {"redis": "connected"}
+        metrics = cluster.client(i).get("/metrics").text
+        assert "roomkey_feed_redis_connected 1.0" in metrics
 
 
 def test_a_key_rotated_on_b_signs_tokens_that_c_accepts(make_cluster: MakeCluster) -> None:

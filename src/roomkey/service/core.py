@@ -201,6 +201,9 @@ class RoomkeyService:
         ready: dict[str, object] = {"status": "ready", "keys": len(self.ctx.state.keyring)}
         if self._feed_started:
             ready["feed"] = self.feed.status()
+        cluster = getattr(self.admission, "cluster", None)
+        if cluster is not None:  # live rooms shared through Redis (503 while it is away)
+            ready["admission"] = {"redis": "connected" if cluster.bus.up else "down"}
         return ready
 
     # ---- loading -------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import httpx
 import jwt
 import orjson
 import pytest
-from cluster_support import Banner, Cluster, MakeCluster
+from cluster_support import Banner, Cluster, MakeCluster, PrivateRedis
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -99,9 +99,9 @@ async def clients() -> AsyncIterator[Callable[[str], RoomClient]]:
         await client.aclose()
 
 
-def _start(make_cluster: MakeCluster) -> Cluster:
+def _start(make_cluster: MakeCluster, **options: Any) -> Cluster:
     """Three nodes with a room every one of them knows."""
-    cluster = make_cluster(3, env=FAST)
+    cluster = make_cluster(3, env=FAST, **options)
     with cluster.client(0) as http:
         created = http.post("/v1/rooms", json={"customRoomId": ROOM})
         assert created.status_code in (200, 201), created.text
@@ -271,3 +271,52 @@ async def test_a_killed_node_takes_only_its_own_sessions(
     assert sorted(p["identity"] for p in listed.json()["data"]) == ["bea", "cid", "dan"]
     await bea_events.stop()
     await cid_events.stop()
+
+
+async def test_a_socket_on_another_node_and_redis_stopped_and_started_again(
+    make_cluster: MakeCluster, private_redis: PrivateRedis, clients: Callable[[str], RoomClient]
+) -> None:
+    cluster = _start(make_cluster, redis_url=private_redis.url)
+    a, b, c = (node.url for node in cluster.nodes)
+    with cluster.client(1) as http:
+        ana_token, late_token = _mint(http, "ana"), _mint(http, "lu")
+        host_token = _mint(http, "hana", "host")
+    joined = await clients(a).join(ROOM, ana_token)  # ana's session is on A
+    ana = clients(c)  # and her socket on C: no sticky sessions needed
+    ana.use_session(ROOM, joined.session_id, joined.session_token)
+    ana_events = Watcher(ana)
+    host = clients(b)
+    await host.join(ROOM, host_token)
+    await _until_listed(b, cluster.banner, "ana")
+    await host.mute("ana", ["mic"])
+    assert (await ana_events.next_of("muted"))["sources"] == ["mic"]
+
+    private_redis.stop()  # every key is lost with it
+    deadline = time.monotonic() + WAIT_S
+    while True:  # live admission answers 503 with its reason, and nothing hangs
+        refused = httpx.post(
+            f"{b}/v1/rooms/{ROOM}/join", headers={"Authorization": f"Bearer {late_token}"}
+        )
+        if refused.status_code == 503:
+            break
+        assert time.monotonic() < deadline, refused.text
+        await asyncio.sleep(0.1)
+    assert refused.json()["error"] == "admission_unavailable", refused.text
+    assert refused.json()["details"]["reason"] == "redis_unreachable"
+
+    private_redis.start()
+    deadline = time.monotonic() + WAIT_S
+    while True:  # the nodes reconnect by themselves
+        again = httpx.post(
+            f"{b}/v1/rooms/{ROOM}/join", headers={"Authorization": f"Bearer {late_token}"}
+        )
+        if again.status_code == 200:
+            break
+        assert time.monotonic() < deadline, again.text
+        await asyncio.sleep(0.1)
+    await _until_listed(c, cluster.banner, "lu")
+    await host.mute("ana", ["cam"])  # A still holds ana; C still serves her socket
+    assert (await ana_events.next_of("muted", sources=["cam"]))["identity"] == "ana"
+    seqs = [e["seq"] for e in ana_events.events]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)  # never back, never twice
+    await ana_events.stop()

@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "store"))
 from store_support import pg_execute, postgres_url, require_service, run_in_thread
 
 ROOMKEY = Path(sys.executable).with_name("roomkey")
-START_TIMEOUT_S = 30.0
+START_TIMEOUT_S = 60.0  # generous: a loaded 2-CPU machine starts three nodes at once
 
 __all__ = [
     "Banner",

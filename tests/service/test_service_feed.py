@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import secrets
 import sys
 import time
@@ -188,6 +189,47 @@ async def test_while_redis_is_down_nodes_poll_and_recover(
         await until(lambda: b.feed.redis == "connected" and a.feed.redis == "connected", "back")
         await a.revocations.revoke(caller_of(a).project_id, identity="mallory")
         await until(lambda: b.feed.applied == a.feed.applied, "b converges")
+    finally:
+        redis.stop()
+        await pg_nodes.close_all()
+        await _drop(pg_url, pg_nodes.schema)
+
+
+async def test_an_older_change_applied_after_a_newer_one_files_the_newest_state(
+    open_node: Any,
+) -> None:
+    a: RoomkeyService = await open_node()
+    b: RoomkeyService = await open_node()
+    pid = caller_of(a).project_id
+    await b.refresh()
+    heard: list[Any] = []
+    a.ctx.store.watch_changes(heard.extend)
+    room, _ = await a.rooms.create(pid, custom_id="late")
+    record, _ = await a.keys.create_api_key(pid, "short-lived")
+    await a.rooms.deactivate(pid, room.id)
+    await a.keys.disable(pid, record.kid)
+    created_room, created_key = heard[0], heard[1]
+    # b hears the creations late, after both were undone: it files what is stored now
+    await b.feed.applier.apply(created_room)
+    await b.feed.applier.apply(created_key)
+    found = b.ctx.project(pid).room(room.id)
+    assert found is not None and found.active is False
+    assert record.kid not in b.ctx.state.keys
+
+
+async def test_a_node_started_while_redis_is_down_says_so_and_polls(
+    pg_nodes: Any, pg_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="roomkey.feed")
+    redis = PrivateRedis(tmp_path)  # its port, with nothing listening yet
+    try:
+        opts = {"redis_url": redis.url, "redis_namespace": "rk", "refresh_interval_s": 0.2}
+        node: RoomkeyService = await pg_nodes(**opts)
+        await until(lambda: "Redis unreachable" in caplog.text, "the outage is logged")
+        assert (await node.check_ready())["feed"]["redis"] == "down"  # type: ignore[index]
+        redis.start()
+        await until(lambda: node.feed.redis == "connected", "it connects once Redis is up")
+        assert "Redis connected" in caplog.text
     finally:
         redis.stop()
         await pg_nodes.close_all()

@@ -6,6 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime
+import http.server
+import ipaddress
+import ssl
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
@@ -348,3 +353,80 @@ async def test_verify_refuses_a_replay_outside_the_window(
     assert late.value.details == {"age_s": 301, "tolerance_s": 300}
     with pytest.raises(WebhookSignatureError):
         verify(raw.replace("replayed", "tampered"), headers, secret, now=sent_at)
+
+
+def _self_signed(tmp_path: Any) -> ssl.SSLContext:
+    """A server TLS context with a certificate for 127.0.0.1 that no authority signed."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    pem = tmp_path / "cert.pem"
+    pem.write_bytes(
+        cert.public_bytes(serialization.Encoding.PEM)
+        + key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(pem)
+    return context
+
+
+class _Answer204(http.server.BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        pass
+
+
+async def test_a_receiver_whose_certificate_nobody_signed_is_refused(
+    node: RoomkeyService, receiver: Receiver, tmp_path: Any
+) -> None:
+    """Wrong TLS: the attempt fails on the certificate (nothing is sent in clear or unchecked),
+    it is retried later, and the other endpoints are served meanwhile."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Answer204)
+    server.socket = _self_signed(tmp_path).wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        project = caller_of(node).project_id
+        url = f"https://127.0.0.1:{server.server_address[1]}/hook"
+        bad, _ = await node.webhooks.create(project, url, allow_private=True)
+        await _endpoint(node, receiver, "/fine-tls")
+        await node.rooms.create(project, custom_id="tls-room")
+        await await_for(_delivered(receiver, "/fine-tls", 1), timeout_s=10)
+
+        async def tried() -> Any:
+            page, _ = await node.webhooks.deliveries(project, bad.id)
+            return [d for d in page if d.attempts >= 1]
+
+        (attempt,) = await _poll(tried)
+        assert attempt.status == "pending" and attempt.last_status is None
+        assert "CERTIFICATE_VERIFY_FAILED" in (attempt.last_error or ""), attempt.last_error
+    finally:
+        server.shutdown()
+        server.server_close()

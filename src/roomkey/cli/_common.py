@@ -68,7 +68,6 @@ SERVER_EXTRA_MODULES = frozenset(
         "alembic",
         "asyncpg",
         "fastapi",
-        "limits",
         "prometheus_client",
         "pydantic",
         "pydantic_core",

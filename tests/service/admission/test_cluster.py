@@ -244,6 +244,8 @@ async def test_while_redis_is_down_admission_answers_503_and_recovers_by_itself(
         second = await b.admission.join(native(boot, clock.now, ROOM, "two"), ROOM)
         assert second.session.live
         await until(lambda: a.admission.registry.get(second.session.id) is not None, "on A")
+        mirror = b.admission.registry.get(first.session.id)
+        assert mirror is not None and mirror.live  # B's reconnection did not end A's session
         # A told its own session again: a node that starts now still sees it
         late = (await nodes(1, server.url))[-1]
         await until(lambda: late.admission.registry.get(first.session.id) is not None, "late")
@@ -287,3 +289,16 @@ async def test_sockets_held_by_a_dead_node_count_as_closed(nodes: Any, clock: Cl
     clock.advance(2.5)
     a.admission.sweep()
     assert guest.session.status is SessionStatus.LEFT
+
+
+async def test_a_session_joined_a_moment_ago_elsewhere_is_found_in_redis(
+    nodes: Any, clock: Clock
+) -> None:
+    a, b = await nodes(2)
+    boot = boot_of(a)
+    guest = await a.admission.join(native(boot, clock.now, ROOM, "g"), ROOM)
+    found = await b.admission.find_session(guest.session_token)  # mirrored or read from Redis
+    assert found.id == guest.session.id and found.node == a.admission.cluster.node  # type: ignore[union-attr]
+    b.admission.registry.forget(found)  # as if its state had not arrived yet
+    again = await b.admission.find_session(guest.session_token)
+    assert again.id == guest.session.id and again.live

@@ -89,7 +89,8 @@ def event_stream(service: RoomkeyService) -> EventStream | None:
 
     return EventStream(
         admission.bus,
-        admission.authenticate_session,
+        # a session joined a moment ago on another node is looked up in Redis
+        getattr(admission, "find_session", admission.authenticate_session),
         admission.snapshot,
         authorize_watcher=authorize_watcher,
         attach=admission.attach,

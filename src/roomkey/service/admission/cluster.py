@@ -7,6 +7,9 @@ is done by the node that owns it (the one it joined on).
   later. Mirrors sit in each node's :class:`SessionRegistry` beside its own sessions, marked
   with ``node``: lobbies, participant lists and capacity count every node's sessions, and a
   session credential works on every node.
+- **Reconnecting.** After Redis comes back (or a node starts), a node tells its sessions
+  again, reads every node's hash, and asks each node which of its sessions are live (the
+  answer travels after that node's states): mirrors of sessions that ended meanwhile end.
 - **Commands.** A host on B admitting a knock held on A: B checks the rules on its mirror, then
   asks A (``call``: a message on the channel, A's answer comes back the same way); A decides,
   so the first decision wins across nodes too.
@@ -149,7 +152,8 @@ class AdmissionCluster:
         self._missing_since: dict[str, float] = {}
         self._commands: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
-        bus.handlers.update({b"s": self._on_state, b"c": self._on_command, b"r": self._on_reply})
+        handlers = {b"s": self._on_state, b"l": self._on_live, b"c": self._on_command}
+        bus.handlers.update({**handlers, b"r": self._on_reply})
         bus.on_connect.append(self._resync)
 
     def start(self) -> None:
@@ -219,7 +223,8 @@ class AdmissionCluster:
 
     async def _resync(self) -> None:
         """After (re)connecting: heartbeat, tell the node's own sessions again (Redis may
-        have lost them), and read every live node's sessions."""
+        have lost them) and which are live, read every node's sessions, and ask each node
+        which of its sessions are live (messages missed while away may have ended some)."""
         self.connected_since = self.clock()
         self._missing_since.clear()
         await self.link.client.zadd(self.nodes_key, {self.node: self.clock()})
@@ -227,24 +232,40 @@ class AdmissionCluster:
         for session in self.registry.live():
             if session.node is None:
                 self.share(session)
+        self._announce()
         listed = await self.link.client.zrange(self.nodes_key, 0, -1)
         nodes = [n.decode() if isinstance(n, bytes) else str(n) for n in listed]
         for node in nodes:
             if node != self.node:
-                await self._read_node(node)
+                for raw in (await self.link.client.hgetall(self.hash_of(node))).values():
+                    self.apply(orjson.loads(raw))
+                self.tell(node, "announce", {})
 
-    async def _read_node(self, node: str) -> None:
-        """Mirror every session ``node`` keeps; mirrors of it that it no longer keeps end."""
-        states = await self.link.client.hgetall(self.hash_of(node))
-        seen = set()
-        for raw in states.values():
-            state = orjson.loads(raw)
-            seen.add(state["id"])
-            self.apply(state)
+    def _announce(self) -> None:
+        """Tell every node which sessions of this node are live (after their states, through
+        the one ordered sender): mirrors of others end."""
+        live = [s.id for s in self.registry.live() if s.node is None]
+        self.bus.tell(b"l", orjson.dumps({"node": self.node, "live": live}))
+
+    def _on_live(self, body: bytes) -> None:
+        message = orjson.loads(body)
+        node, live = message["node"], set(message["live"])
+        if node == self.node:
+            return
         for session in self.registry.live():
-            if session.node == node and session.id not in seen:
+            if session.node == node and session.id not in live:
                 session.status, session.reason = SessionStatus.LEFT, "disconnected"
                 self.ended(session)
+
+    async def fetch(self, session_id: str) -> None:
+        """Mirror a session no message has brought yet, from its node's hash (a credential
+        used here a moment after its join on another node). Raises RedisError."""
+        listed = await self.link.client.zrange(self.nodes_key, 0, -1)
+        for node in (n.decode() if isinstance(n, bytes) else str(n) for n in listed):
+            raw = await self.link.client.hget(self.hash_of(node), session_id)
+            if node != self.node and raw is not None:
+                self.apply(orjson.loads(raw))
+                return
 
     # ---- commands ------------------------------------------------------------------------
 
@@ -280,7 +301,11 @@ class AdmissionCluster:
 
     def _on_command(self, body: bytes) -> None:
         message = orjson.loads(body)
-        if message["to"] == self.node:
+        if message["to"] != self.node:
+            return
+        if message["op"] == "announce":
+            self._announce()
+        else:
             self._commands.put_nowait(message)
 
     async def _working(self) -> None:
@@ -320,6 +345,8 @@ class AdmissionCluster:
         this node has been connected long enough for every live node to have beaten)."""
         now = self.clock()
         await self.link.client.zadd(self.nodes_key, {self.node: now})
+        # nodes silent for long (their sessions adopted or none) leave the set
+        await self.link.client.zremrangebyscore(self.nodes_key, "-inf", now - REAPED_TTL_S)
         since = self.connected_since
         if self.bus.up and since is not None and now - since >= self.node_timeout_s:
             owners = {s.node for s in self.registry.live() if s.node is not None}

@@ -7,15 +7,19 @@ change itself, so that a session only ever changes on one node. Mixed into
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from redis.exceptions import RedisError
+
 from roomkey.claims import Claims
-from roomkey.errors import NotInRoomError
+from roomkey.errors import InvalidSessionError, NotInRoomError
 from roomkey.grants import Grant, parse_sources
 from roomkey.minting import MintedToken
 from roomkey.roles import merge_overrides
 from roomkey.service.admission.cluster import AdmissionCluster
+from roomkey.service.admission.credentials import SessionCredentials
 from roomkey.service.admission.outcomes import Refreshed
 from roomkey.service.admission.redis_bus import RedisBus
 from roomkey.service.admission.sessions import Session, SessionRegistry, SessionStatus
@@ -74,6 +78,8 @@ class RemoteOps:
     leave: Callable[[Session], Awaitable[Session]]
     refresh: Callable[[Session], Awaitable[Refreshed]]
     clock: Callable[[], float]
+    credentials: SessionCredentials
+    authenticate_session: Callable[[str], Session]
 
     def open_cluster(self, redis: RedisLink) -> RedisBus:
         """The node's part in a cluster of nodes sharing ``redis``; its bus."""
@@ -103,6 +109,20 @@ class RemoteOps:
             await self.cluster.close()
             await self.cluster.bus.close()
             await self.cluster.link.close()
+
+    async def find_session(self, credential: str) -> Session:
+        """:meth:`authenticate_session`, but a session of another node not mirrored here yet
+        is read from Redis first. Raises InvalidSessionError."""
+        try:
+            return self.authenticate_session(credential)
+        except InvalidSessionError:
+            if self.cluster is None or not self.cluster.bus.up:
+                raise
+        claim = self.credentials.check(credential, self.ctx.clock())
+        if self.registry.get(claim.session_id) is None:
+            with contextlib.suppress(RedisError, OSError):
+                await self.cluster.fetch(claim.session_id)
+        return self.authenticate_session(credential)
 
     def require_up(self) -> None:
         """Raise AdmissionUnavailableError (503) while the nodes' Redis does not answer."""

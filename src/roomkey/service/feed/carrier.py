@@ -61,6 +61,7 @@ class RedisCarrier:
         self.link = link
         self.channel = link.key("changes")
         self.connected = False
+        self._reported = False  # the outage going on has been logged
         self.published = 0
         self.received = 0
         self.publish_failures = 0
@@ -104,7 +105,8 @@ class RedisCarrier:
             try:
                 await self._subscribed()
             except (RedisError, OSError) as exc:
-                if self.connected:
+                if self.connected or not self._reported:  # once per outage, at start too
+                    self._reported = True
                     log.warning(
                         "Redis unreachable (%s): this node now polls the database for changes",
                         type(exc).__name__,
@@ -121,7 +123,7 @@ class RedisCarrier:
             await pubsub.subscribe(self.channel)
             if not self.connected:
                 log.info("Redis connected: changes from other nodes arrive through it")
-            self.connected = True
+            self.connected, self._reported = True, False
             self._on_connected()  # whatever was missed meanwhile is read from the database
             while True:
                 message = await pubsub.get_message(timeout=None)

@@ -12,21 +12,24 @@ import pytest
 from roomkey.keys import HmacKey
 from roomkey.minting import TokenMinter
 from roomkey.service import RoomkeyService
+from roomkey.service.context import WriteLock
 
 
-class CountingLock(asyncio.Lock):
-    """A lock that says when its second acquirer arrives (the first one is the reload)."""
+class CountingLock(WriteLock):
+    """The service's lock, saying when a second task comes for it (the first is the reload);
+    the task holding it may take it again, as with the real one."""
 
     def __init__(self) -> None:
         super().__init__()
         self.attempts = 0
         self.second = asyncio.Event()
 
-    async def acquire(self) -> bool:
-        self.attempts += 1
-        if self.attempts == 2:
-            self.second.set()
-        return await super().acquire()
+    async def __aenter__(self) -> None:
+        if self._owner is not asyncio.current_task():
+            self.attempts += 1
+            if self.attempts == 2:
+                self.second.set()
+        await super().__aenter__()
 
 
 async def during_a_reload(

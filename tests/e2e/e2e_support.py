@@ -96,6 +96,13 @@ class Server:
         self._wait_healthy()
 
     def _wait_healthy(self) -> None:
+        try:
+            self._poll_healthy()
+        except BaseException:
+            self.kill()  # never leave a process behind that did not become healthy
+            raise
+
+    def _poll_healthy(self) -> None:
         assert self.process is not None
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
@@ -123,7 +130,8 @@ class Server:
     def kill(self) -> None:
         """SIGKILL: no shutdown runs (no claim released, nothing flushed)."""
         assert self.process is not None, "not running"
-        self.process.kill()
+        if self.process.poll() is None:
+            self.process.kill()
         self.process.wait(timeout=10)
         self.process = None
 

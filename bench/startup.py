@@ -248,7 +248,7 @@ def run_backend(
     ready = statistics.median(r["ready_s"] for r in runs)
     revoked = statistics.median(r["revoked_s"] for r in runs)
     loader: dict[str, float | None] = {"loader_before_s": None, "loader_after_s": None}
-    if not args.skip_loaders:
+    if not getattr(args, "skip_loaders", False):  # bench/nodes.py passes its own options
         database = url or f"sqlite:///{data_dir / 'roomkey.db'}"
         loaders = asyncio.run(_time_loaders(database, args.runs))
         shown = ", ".join(f"{k} {statistics.median(v):.2f} s" for k, v in loaders.items())

@@ -16,7 +16,7 @@ from store_support import Target, run_in_thread
 
 from roomkey.errors import ConfigurationError
 from roomkey.store import SqlStore, current_revision, head_revision, open_store, upgrade
-from roomkey.store.migrate import VERSION_TABLE, alembic_config, upgrade_engine
+from roomkey.store.migrate import VERSION_TABLE, alembic_config, packaged_head, upgrade_engine
 from roomkey.store.schema import metadata
 
 TABLES = {
@@ -84,7 +84,19 @@ async def test_sync_upgrade_for_the_cli(store_url: Target) -> None:
 
 
 def test_head_revision_is_packaged() -> None:
-    assert head_revision() == "0005"
+    assert head_revision() == packaged_head() == "0005"
+
+
+async def test_a_database_at_head_is_recognised_without_running_alembic(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import roomkey.store.migrate as migrate
+
+    def refuse(_connection: Connection) -> None:
+        raise AssertionError("Alembic ran for a database at head")
+
+    monkeypatch.setattr(migrate, "_upgrade_to_head", refuse)
+    await upgrade_engine(store._engine)  # at head: one query, nothing else
 
 
 @pytest.mark.parametrize("bad", ["", "Public", "x;drop", "a" * 64])

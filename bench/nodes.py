@@ -70,30 +70,6 @@ HOST = "127.0.0.1"
 
 
 @contextmanager
-def database(base_url: str) -> Iterator[str]:
-    """A fresh PostgreSQL database on ``base_url``'s server, dropped after."""
-    import asyncio
-
-    import asyncpg
-
-    name = f"rk_bench_nodes_{secrets.token_hex(4)}"
-    dsn = base_url.replace("postgresql+asyncpg://", "postgresql://")
-
-    async def run(sql: str) -> None:
-        conn = await asyncpg.connect(dsn)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(run(f"CREATE DATABASE {name}"))
-    try:
-        yield dsn.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        asyncio.run(run(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-
-
-@contextmanager
 def cluster(
     size: int, database_url: str, redis_url: str | None, extra: dict[str, str] | None = None
 ) -> Iterator[tuple[list[int], str]]:
@@ -289,7 +265,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         prop, poll, rates, p99s, hooks, batches = [], [], [], [], [], []
         for n in range(args.runs):
             with (
-                database(args.database_url) as url,
+                startup.postgres_database(args.database_url) as url,
                 cluster(size, url, args.redis_url) as (
                     ports,
                     token,
@@ -303,7 +279,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 batches.append(result["audit_rows_per_commit"])
                 hooks.append(webhook_rate(ports, token, args.events, args.endpoints)["per_s"])
             if size > 1:
-                with database(args.database_url) as url, cluster(size, url, None) as (ports, token):
+                with (
+                    startup.postgres_database(args.database_url) as url,
+                    cluster(size, url, None) as (ports, token),
+                ):
                     poll += propagation(ports, token, max(3, args.revocations // 5))
             print(
                 f"{size} node(s), run {n + 1}/{args.runs}: {rates[-1]:.0f} tokens/s",

@@ -12,6 +12,13 @@ from typing import Any
 import httpx
 
 RECEIVER = Path(__file__).with_name("webhook_receiver.py")
+# settings of a server whose webhooks the tests watch: loopback receivers, quick polls and leases
+FAST_ENV = {
+    "ROOMKEY_WEBHOOK_ALLOW_PRIVATE": "true",  # the receiver is on loopback
+    "ROOMKEY_WEBHOOK_POLL_S": "0.05",
+    "ROOMKEY_WEBHOOK_TIMEOUT_S": "1.5",
+    "ROOMKEY_WEBHOOK_LEASE_S": "2",
+}
 
 
 class Receiver:

@@ -14,15 +14,9 @@ from cluster_support import MakeCluster
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from webhook_support import Receiver, wait_for
+from webhook_support import FAST_ENV, Receiver, wait_for
 
 pytestmark = pytest.mark.slow
-FAST = {
-    "ROOMKEY_WEBHOOK_ALLOW_PRIVATE": "true",  # the receiver is on loopback
-    "ROOMKEY_WEBHOOK_POLL_S": "0.05",
-    "ROOMKEY_WEBHOOK_TIMEOUT_S": "1.5",
-    "ROOMKEY_WEBHOOK_LEASE_S": "2",
-}
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +33,7 @@ def test_a_node_killed_mid_delivery_leaves_the_event_to_another(
 ) -> None:
     # node 0 alone at first, so that it is the one holding the attempt when it dies; nodes 1
     # and 2 (same database and Redis) start after
-    cluster = make_cluster(1, env=FAST)
+    cluster = make_cluster(1, env=FAST_ENV)
     path = f"/mid-{cluster.nodes[0].port}"
     with cluster.client(0) as http:
         hook = http.post("/v1/webhooks", json={"url": receiver.url(path), "allow_private": True})

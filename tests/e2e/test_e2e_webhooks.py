@@ -15,16 +15,10 @@ import pytest
 from e2e_support import Banner, Server, pg_execute, postgres_url, require_service, run_in_thread
 from sqlalchemy.engine import make_url
 
-from webhook_support import Receiver, wait_for
+from webhook_support import FAST_ENV, Receiver, wait_for
 
 pytestmark = pytest.mark.slow
 
-FAST = {
-    "ROOMKEY_WEBHOOK_ALLOW_PRIVATE": "true",  # the receiver is on loopback
-    "ROOMKEY_WEBHOOK_POLL_S": "0.05",
-    "ROOMKEY_WEBHOOK_TIMEOUT_S": "1.5",
-    "ROOMKEY_WEBHOOK_LEASE_S": "2",
-}
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +42,7 @@ def node(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
         database_url = make_url(base).set(database=dbname).render_as_string(hide_password=False)
     logs = tmp_path / "logs"
     logs.mkdir()
-    proc = Server(tmp_path / "data", logs, database_url=database_url, env=dict(FAST))
+    proc = Server(tmp_path / "data", logs, database_url=database_url, env=dict(FAST_ENV))
     try:
         proc.start()
         yield proc

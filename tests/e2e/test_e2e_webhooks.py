@@ -20,7 +20,6 @@ from webhook_support import FAST_ENV, Receiver, wait_for
 pytestmark = pytest.mark.slow
 
 
-
 @pytest.fixture(scope="module")
 def receiver() -> Iterator[Receiver]:
     started = Receiver().start()

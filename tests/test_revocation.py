@@ -256,7 +256,7 @@ def test_loaded_rules_match_like_added_ones() -> None:
         ("identity", "mallory", NOW, "standup", NOW + 900, "", "i1"),
         ("issued_before", str(NOW - 10), NOW, None, NOW + 900, "rotation", "b1"),
     ]
-    table.load({"jti-1": pack_jti(NOW, NOW + 900, "rev1", "leaked")}, others)
+    table.load(["jti-1"], [pack_jti(NOW, NOW + 900, "rev1", "leaked")], others)
     hit = table(_claims(), KID)
     assert hit is not None and (hit.id, hit.reason, hit.revoked_at) == ("rev1", "leaked", NOW)
     assert table(_claims(), KID) is hit  # built once, on the first match
@@ -269,7 +269,7 @@ def test_loaded_rules_match_like_added_ones() -> None:
 def test_loading_into_a_table_with_rules_adds_to_them() -> None:
     table = InMemoryRevocations()
     table.revoke_jti("kept", now=NOW)
-    table.load({"jti-1": pack_jti(NOW, NOW + 900, "rev1", "")})
+    table.load(["jti-1"], [pack_jti(NOW, NOW + 900, "rev1", "")])
     assert table(_claims(jti="kept"), KID) is not None
     assert table(_claims(), KID) is not None and len(table) == 2
 
@@ -277,7 +277,7 @@ def test_loading_into_a_table_with_rules_adds_to_them() -> None:
 def test_loaded_rules_are_lifted_and_pruned_like_others() -> None:
     table = InMemoryRevocations()
     packed = {f"j{i}": pack_jti(NOW, NOW + 100 * (i + 1), f"r{i}", "") for i in range(3)}
-    table.load(packed)
+    table.load(list(packed), list(packed.values()))
     table.lift(unpack_jti("j2", packed["j2"]))
     assert table(_claims(jti="j2"), KID) is None
     assert table.prune(now=NOW + 150) == 1  # j0
@@ -286,3 +286,55 @@ def test_loaded_rules_are_lifted_and_pruned_like_others() -> None:
     table.revoke_jti("soon", now=NOW, expires_at=NOW + 170)  # sooner than what was known
     assert table.prune(now=NOW + 180) == 1
     assert table.prune(now=NOW + 250) == 1 and len(table) == 0
+
+
+def _columns(count: int) -> tuple[list[str], list[str]]:
+    jtis = [f"j{i}" for i in range(count)]
+    return jtis, [pack_jti(NOW, NOW + 900 + i, f"r{i}", "") for i in range(count)]
+
+
+def test_loaded_columns_are_checked_exactly_before_and_while_they_are_filed() -> None:
+    table = InMemoryRevocations()
+    table.load(*_columns(10))
+    for i in (0, 4, 9):  # nothing filed yet: found in the columns
+        hit = table(_claims(jti=f"j{i}"), KID)
+        assert hit is not None and hit.id == f"r{i}" and hit.expires_at == NOW + 900 + i
+    assert table(_claims(jti="j10"), KID) is None and len(table) == 10
+    assert not table.file_some(4) and not table.file_some(4)
+    hit = table(_claims(jti="j9"), KID)  # in the part not filed yet
+    assert hit is not None and hit.id == "r9"
+    assert table(_claims(jti="j9"), KID) is hit  # built once, and kept by the filing
+    assert table.file_some(4) and table.file_some(4)  # done, and done stays done
+    assert table(_claims(jti="j9"), KID) is hit and len(table) == 10
+
+
+def test_changes_made_while_columns_are_filed_are_never_undone_by_the_filing() -> None:
+    table = InMemoryRevocations()
+    jtis, rules = _columns(6)
+    table.load(jtis, rules)
+    table.file_some(2)  # j0 and j1 filed
+    table.lift(unpack_jti("j1", rules[1]))  # filed, then lifted
+    table.lift(unpack_jti("j4", rules[4]))  # lifted before its row is filed
+    newer = table.revoke_jti("j5", now=NOW + 5, reason="again")  # replaced before filed
+    table.revoke_jti("j9", now=NOW)  # new
+    table.file_all()
+    assert table(_claims(jti="j1"), KID) is None and table(_claims(jti="j4"), KID) is None
+    assert table(_claims(jti="j5"), KID) is newer and table(_claims(jti="j9"), KID) is not None
+    assert sorted(str(r.value) for r in table.rules()) == ["j0", "j2", "j3", "j5", "j9"]
+
+
+def test_a_jti_with_two_loaded_rules_keeps_the_latest() -> None:
+    table = InMemoryRevocations()
+    old, new = pack_jti(NOW - 5, NOW + 900, "r1", "old"), pack_jti(NOW, NOW + 900, "r2", "new")
+    table.load(["a", "a", "b"], [new, old, old])
+    hit = table(_claims(jti="a"), KID)
+    assert hit is not None and hit.id == "r2" and len(table) == 2
+    with pytest.raises(ValueError, match="differ in length"):
+        InMemoryRevocations().load(["a"], [])
+
+
+def test_pruning_files_the_columns_first() -> None:
+    table = InMemoryRevocations()
+    table.load(*_columns(5))  # expiries NOW + 900 .. NOW + 904
+    assert table.prune(now=NOW + 902) == 3  # j0, j1, j2 (expiry at or before the moment)
+    assert sorted(str(r.value) for r in table.rules()) == ["j3", "j4"]

@@ -84,7 +84,7 @@ async def test_sync_upgrade_for_the_cli(store_url: Target) -> None:
 
 
 def test_head_revision_is_packaged() -> None:
-    assert head_revision() == packaged_head() == "0005"
+    assert head_revision() == packaged_head() == "0006"
 
 
 async def test_a_database_at_head_is_recognised_without_running_alembic(

@@ -91,7 +91,7 @@ def load_revocations(
     with paused_gc():  # every rule loaded lives on (see roomkey._gc)
         for project_id, active in loaded.items():
             if project_id in projects:
-                projects[project_id].revocations.load(active.jti, active.others)
+                projects[project_id].revocations.load(active.jtis, active.jti_rules, active.others)
 
 
 def to_rule(record: RevocationRecord) -> Revocation:

@@ -70,7 +70,7 @@ class RevocationsAndAudit(SqlBase):
                 .where(*where, revocations.c.lifted_at.is_(None))
                 .values(lifted_at=now)
             )
-            row = await self._one(conn, select(revocations).where(*where))
+            row = await self._one(conn, select(*_REVOCATION_COLUMNS).where(*where))
             if row is not None and result.rowcount:
                 await self._changed(conn, "revocation", project_id, revocation_id)
             if row is not None and result.rowcount and events is not None:

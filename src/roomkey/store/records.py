@@ -144,8 +144,11 @@ class ActiveRevocations:
     """A project's active revocations in bulk, as a node loads them at start
     (``roomkey.revocation.InMemoryRevocations.load``)."""
 
-    # jti -> the rest of its latest rule, packed: "revoked_at,expires_at,len(id),id,reason"
-    jti: dict[str, str] = field(default_factory=dict)
+    # the jti rules as two columns, in no order: ``jti_rules[i]``, packed as
+    # "revoked_at,expires_at,len(id),id,reason", revokes ``jtis[i]`` (a jti with two rules
+    # appears twice: the latest wins)
+    jtis: list[str] = field(default_factory=list)
+    jti_rules: list[str] = field(default_factory=list)
     # the other kinds: (kind, value as text, created_at, room, expires_at, reason, id)
     others: list[Sequence[Any]] = field(default_factory=list)
 

@@ -11,6 +11,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Computed,
     Double,
     ForeignKey,
     Index,
@@ -94,6 +95,13 @@ roles = Table(
     Column("updated_at", BigInteger, nullable=False),
 )
 
+# A jti rule's other fields as one text, as roomkey.revocation.pack_jti builds it: computed by
+# the database on every write (stored on PostgreSQL, computed when read on SQLite), so that a
+# node's start reads it instead of building 1,000,000 of them (0.4 s of the database's time)
+PACKED_RULE = (
+    "CAST(created_at AS TEXT) || ',' || CAST(expires_at AS TEXT) || ','"
+    " || CAST(length(id) AS TEXT) || ',' || id || ',' || reason"
+)
 revocations = Table(
     "revocations",
     metadata,
@@ -109,6 +117,7 @@ revocations = Table(
     Column("expires_at", BigInteger, nullable=False),
     Column("lifted_at", BigInteger, nullable=True),
     Column("reason", Text, nullable=False),
+    Column("packed", Text, Computed(PACKED_RULE, persisted=True)),
     Index("ix_revocations_project_id", "project_id"),
     Index("ix_revocations_expires_at", "expires_at"),
 )

@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 
 from roomkey.service import RoomkeyService
 from roomkey.store import open_store
+from roomkey.store.preload import RevocationPreload
 
 
 @pytest.fixture
@@ -54,16 +55,26 @@ async def open_node(
     if backend == "postgresql":
         url = request.getfixturevalue("pg_url")
 
-    async def open_one(**overrides: object) -> RoomkeyService:
+    async def open_one(
+        preload: RevocationPreload | None = None, **overrides: object
+    ) -> RoomkeyService:
         if url is None:
-            node = await RoomkeyService.open(make_settings(tmp_path, **overrides), clock=clock)
+            settings = make_settings(tmp_path, **overrides)
+            node = await RoomkeyService.open(settings, clock=clock, preload=preload)
         else:
             settings = make_settings(tmp_path, database_url=url, **overrides)
             store = await open_store(url, schema=schema)
-            node = await RoomkeyService.open(settings, store=store, clock=clock)
+            node = await RoomkeyService.open(settings, store=store, clock=clock, preload=preload)
         nodes.append(node)
         return node
 
+    def begin_preload() -> RevocationPreload:
+        """A preload of this database, as ``roomkey serve`` begins one."""
+        if url is None:
+            return RevocationPreload(make_settings(tmp_path).resolved_database_url(), now=clock())
+        return RevocationPreload(url, schema=schema, now=clock())
+
+    open_one.begin_preload = begin_preload  # type: ignore[attr-defined]
     try:
         yield open_one
     finally:

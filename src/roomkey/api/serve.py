@@ -8,8 +8,10 @@ project, and the first start's credentials are handed over exactly once (see
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import sys
+from typing import TYPE_CHECKING
 
 import uvicorn
 from fastapi import FastAPI
@@ -19,6 +21,9 @@ from roomkey.api.edge import JsonHttpToolsProtocol, JsonWebSocketsProtocol
 from roomkey.api.first_start import hand_over
 from roomkey.api.logging import configure_logging
 from roomkey.service import Bootstrap, RoomkeyService, ServerSettings, load_settings
+
+if TYPE_CHECKING:
+    from roomkey.service.preload import RevocationPreload
 
 # Settings reach worker processes through the environment.
 _ENV_PREFIX = "ROOMKEY_"
@@ -56,18 +61,33 @@ def export_settings(settings: ServerSettings) -> None:
         )
 
 
+# the revocations ``serve`` was handed, read ahead, for the app uvicorn builds in this process
+# (a worker process of its own starts with None and loads them itself)
+_preload: RevocationPreload | None = None
+
+
 def app_from_environment() -> FastAPI:
     """The uvicorn factory for worker processes."""
-    return create_app(load_settings())
+    global _preload
+    preload, _preload = _preload, None  # taken once
+    return create_app(load_settings(), preload=preload)
 
 
-def serve(settings: ServerSettings) -> None:
-    """Bootstrap, hand over the first start's credentials if any, then serve until interrupted."""
+def serve(settings: ServerSettings, *, preload: RevocationPreload | None = None) -> None:
+    """Bootstrap, hand over the first start's credentials if any, then serve until interrupted.
+
+    ``preload`` holds this database's revocations being read ahead (one worker only; see
+    :mod:`roomkey.store.preload`).
+    """
+    global _preload
     configure_logging(settings.log_level)
     boot = asyncio.run(prepare(settings))
     if boot is not None:
         hand_over(boot, settings, sys.stdout)
     export_settings(settings)
+    _preload = preload if settings.workers == 1 else None
+    if settings.workers > 1:
+        gc.enable()  # this process only supervises: the workers tune their own collector
     uvicorn.run(
         "roomkey.api.serve:app_from_environment",
         factory=True,

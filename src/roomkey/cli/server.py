@@ -7,6 +7,7 @@ the service or the API runner.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -58,9 +59,12 @@ def serve(
     config: ConfigOpt = None,
 ) -> None:
     """Run the roomkey server (SQLite under ./.roomkey by default)."""
+    # no cyclic collection until the server is loaded (roomkey.api.app.tune_garbage_collector
+    # freezes what the start made and turns it on again): nearly everything made meanwhile
+    # lives on, and the collector's passes over it were a tenth of the start
+    gc.disable()
     with needs_server_extra("roomkey serve"):
-        from roomkey.api.serve import serve as run
-        from roomkey.service import load_settings
+        from roomkey.service.settings import load_settings
 
         settings = load_settings(
             config,
@@ -73,7 +77,15 @@ def serve(
             log_level=log_level,
             dev=dev or None,
         )
-        run(settings)
+        preload = None
+        if settings.workers == 1:  # several workers each load their own, in their process
+            # begun before the server is imported, which takes about as long
+            from roomkey.service.preload import begin_preload
+
+            preload = begin_preload(settings)
+        from roomkey.api.serve import serve as run
+
+        run(settings, preload=preload)
 
 
 @db_app.command("upgrade")

@@ -25,13 +25,15 @@ import secrets
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-
-import httpx
+from typing import TYPE_CHECKING
 
 from roomkey.errors import RoomkeyError
 from roomkey.service.webhooks import ssrf
 from roomkey.service.webhooks.requests import Outgoing
 from roomkey.store import ClaimedDelivery, DeliveryOutcome, Store
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("roomkey.webhooks")
 _ERROR_CHARS = 300
@@ -91,7 +93,9 @@ class DeliveryWorker:
         self._inflight: set[asyncio.Task[None]] = set()
         self._open_claims: dict[str, int] = {}
         self._task: asyncio.Task[None] | None = None
+        # made for the first delivery (see _http)
         self._client: httpx.AsyncClient | None = None
+        self._client_made = asyncio.Lock()
         # set by close(): the loop stops between claims and attempts give up their exchange;
         # nothing is cancelled inside a database call (a cancelled aiosqlite call can leave
         # its connection stuck, and the pool's close waiting on it)
@@ -103,17 +107,6 @@ class DeliveryWorker:
 
     def start(self) -> None:
         """Start the loop (inside a running event loop)."""
-        limits = httpx.Limits(
-            max_connections=self.policy.concurrency,
-            max_keepalive_connections=self.policy.concurrency,
-        )
-        self._client = httpx.AsyncClient(
-            follow_redirects=False,
-            verify=True,
-            trust_env=False,  # never through a proxy from the environment: the checked address
-            timeout=httpx.Timeout(self.policy.timeout_s),
-            limits=limits,
-        )
         loop = asyncio.get_running_loop()
         self._task = loop.create_task(self._run(), name="webhook-worker")
         self._recorder = loop.create_task(self._record(), name="webhook-recorder")
@@ -210,12 +203,15 @@ class DeliveryWorker:
         """Post one delivery; the outcome (never raises for what a receiver does)."""
         self.attempts += 1
         endpoint = claimed.endpoint
+        client = await self._http()  # not the receiver's time: before its deadline starts
+        import httpx  # imported by _http
+
         try:
             async with asyncio.timeout(self.policy.timeout_s):
                 target = ssrf.parse_url(endpoint.url)
                 addresses = await self.resolve(target, endpoint.allow_private)
                 outgoing = self.build(claimed, self.clock())
-                return await self._post(target, addresses[0], outgoing)
+                return await self._post(client, target, addresses[0], outgoing)
         except TimeoutError:
             return Outcome(False, error=f"no answer within {self.policy.timeout_s:g} s")
         except RoomkeyError as exc:
@@ -223,10 +219,22 @@ class DeliveryWorker:
         except httpx.HTTPError as exc:
             return Outcome(False, error=f"{type(exc).__name__}: {exc}"[:_ERROR_CHARS])
 
+    async def _http(self) -> httpx.AsyncClient:
+        """The HTTP client, made on a worker thread for the first delivery: importing httpx
+        and loading the CA certificates took 0.15 s of a node's start, and a node may never
+        deliver a webhook."""
+        async with self._client_made:
+            if self._client is None:
+                self._client = await asyncio.to_thread(_new_client, self.policy)
+        return self._client
+
     async def _post(
-        self, target: ssrf.Target, address: ssrf.IPAddress, outgoing: Outgoing
+        self,
+        client: httpx.AsyncClient,
+        target: ssrf.Target,
+        address: ssrf.IPAddress,
+        outgoing: Outgoing,
     ) -> Outcome:
-        assert self._client is not None, "the worker is not started"
         literal = f"[{address}]" if address.version == 6 else str(address)
         default_port = 443 if target.scheme == "https" else 80
         host = target.host if target.port == default_port else f"{target.host}:{target.port}"
@@ -234,10 +242,10 @@ class DeliveryWorker:
         url = f"{target.scheme}://{literal}:{target.port}{target.path}"
         headers = {**outgoing.headers, "host": host}
         extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
-        request = self._client.build_request(
+        request = client.build_request(
             "POST", url, content=outgoing.body, headers=headers, extensions=extensions
         )
-        response = await self._client.send(request, stream=True)
+        response = await client.send(request, stream=True)
         try:
             head = await self._read_capped(response)
         finally:
@@ -304,3 +312,18 @@ class DeliveryWorker:
 
 
 __all__ = ["DeliveryPolicy", "DeliveryWorker", "Outcome"]
+
+
+def _new_client(policy: DeliveryPolicy) -> httpx.AsyncClient:
+    import httpx
+
+    limits = httpx.Limits(
+        max_connections=policy.concurrency, max_keepalive_connections=policy.concurrency
+    )
+    return httpx.AsyncClient(
+        follow_redirects=False,
+        verify=True,
+        trust_env=False,  # never through a proxy from the environment: the checked address
+        timeout=httpx.Timeout(policy.timeout_s),
+        limits=limits,
+    )

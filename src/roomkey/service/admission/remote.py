@@ -7,7 +7,9 @@ change itself, so that a session only ever changes on one node. Mixed into
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +25,10 @@ from roomkey.service.admission.redis_bus import RedisBus
 from roomkey.service.admission.sessions import Session, SessionRegistry, SessionStatus
 from roomkey.service.context import Context
 from roomkey.service.redis import RedisLink
+
+# how long a credential of a session unknown here waits for its state to reach Redis
+FETCH_WAIT_S = 0.5
+FETCH_RETRY_S = 0.02
 
 if TYPE_CHECKING:
     from roomkey.service.admission.lobby import Lobby
@@ -89,9 +95,15 @@ class RemoteOps:
             if self.cluster is None or not self.cluster.bus.up:
                 raise
         claim = self.credentials.check(credential, self.ctx.clock())
-        if self.registry.get(claim.session_id) is None:
+        # a join answered by another node a moment ago: its state may still be on its way to
+        # Redis (each node sends in order, from a queue), so look again for a short while
+        deadline = time.monotonic() + FETCH_WAIT_S
+        while self.registry.get(claim.session_id) is None:
             with contextlib.suppress(RedisError, OSError):
                 await self.cluster.fetch(claim.session_id)
+            if self.registry.get(claim.session_id) is not None or time.monotonic() >= deadline:
+                break
+            await asyncio.sleep(FETCH_RETRY_S)
         return self.authenticate_session(credential)
 
     def require_up(self) -> None:

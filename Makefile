@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test install install-browser lint typecheck pytest bench clean
+.PHONY: run test install install-browser bytecode lint typecheck pytest bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "roomkey needs Python 3.11 or newer")'
@@ -29,7 +29,13 @@ install-browser:
 	  fi; \
 	fi
 
-run: install
+# Where PYTHONDONTWRITEBYTECODE is set (as on CI machines) Python compiles roomkey's sources at
+# every start of every process: compiled here once (compileall redoes only what changed), each
+# `roomkey serve` starts about 0.5 s sooner, and so does every server process the tests start.
+bytecode: install
+	@$(PY) -m compileall -q src
+
+run: install bytecode
 	$(VENV)/bin/roomkey serve
 
 lint: install
@@ -39,8 +45,11 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy
 
-pytest: install install-browser
-	$(PY) -m pytest
+# The suite in PYTEST_WORKERS processes, a test file to each at a time (its fixtures and order
+# stay as in one process); most tests wait on servers and browsers more than they compute.
+PYTEST_WORKERS ?= 2
+pytest: install install-browser bytecode
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=15
 
 test: lint typecheck pytest
 

@@ -6,7 +6,14 @@ a test skips with a clear message when the service is unreachable, and fails und
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+# pytest-xdist's workers set COLUMNS=80 and LINES=24, which the CLI's tables (rich) then wrap
+# to; without them the CLI prints as in a run without workers, which the tests read
+for _name in ("COLUMNS", "LINES"):
+    os.environ.pop(_name, None)
 
 SECRET = "test-secret-that-is-at-least-32-bytes-long!"
 API_KEY = "APIkey1"

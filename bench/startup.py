@@ -18,6 +18,14 @@ Then, in this process, the revocation loader alone is timed on the same database
 loader of main before the bulk loader, still in the code as ``list_active_revocations``) and
 after, interleaved, ``--runs`` times each: the before/after comparison under the same load.
 
+With ``--baseline-src DIR`` (the ``src`` directory of another checkout, say main's), every
+start of this code is followed by a start of that code on ``PYTHONPATH``, on a database of its
+own seeded the same way (its schema may be older), and the medians of both and their ratio are
+printed: the comparison under the same machine load.
+
+roomkey's bytecode is compiled first (``compileall``), as a package installed by pip is: where
+``PYTHONDONTWRITEBYTECODE`` is set, every start would otherwise compile every source again.
+
 PostgreSQL runs in a fresh database (``rk_bench_start_*``) on ``--database-url``'s server,
 dropped at the end; SQLite in a temporary directory. A benchmark, never a test: it prints the
 medians and exits 0 (non-zero only when a server cannot be run or a revoked token passed).
@@ -27,6 +35,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import compileall
+import contextlib
 import json
 import os
 import sqlite3
@@ -38,6 +48,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -82,10 +93,29 @@ def _argv(data_dir: Path, port: int, database_url: str | None) -> list[str]:
     return argv + (["--database-url", database_url] if database_url else [])
 
 
-def issue_one(data_dir: Path, database_url: str | None) -> tuple[str, str, str]:
+def _env(src: Path | None) -> dict[str, str]:
+    """The server's environment: this code, or the checkout whose ``src`` is ``src``."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    if src is not None:
+        env["PYTHONPATH"] = str(src)
+    return env
+
+
+def compile_sources(src: Path | None = None) -> None:
+    """Compile roomkey's bytecode (of this code, or of ``src``), as pip does at install."""
+    if src is None:
+        import roomkey
+
+        src = Path(roomkey.__file__).parent.parent
+    compileall.compile_dir(str(src / "roomkey"), quiet=1)
+
+
+def issue_one(
+    data_dir: Path, database_url: str | None, src: Path | None = None
+) -> tuple[str, str, str]:
     """First start: (project id, a token, its jti)."""
     port = free_port()
-    server = Server(_argv(data_dir, port, database_url), {**os.environ, "PYTHONUNBUFFERED": "1"})
+    server = Server(_argv(data_dir, port, database_url), _env(src))
     try:
         wait_http(port, "/readyz", server)
         auth = f"Bearer {admin_token(data_dir)}"
@@ -173,11 +203,15 @@ async def _time_loaders(database_url: str, runs: int) -> dict[str, list[float]]:
 
 
 def time_start(
-    data_dir: Path, database_url: str | None, token: str, deadline_s: float = 300.0
+    data_dir: Path,
+    database_url: str | None,
+    token: str,
+    deadline_s: float = 300.0,
+    src: Path | None = None,
 ) -> dict[str, float]:
     """Start a node; seconds from Popen to /readyz 200 and to a verify answering revoked."""
     port = free_port()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = _env(src)
     start = time.perf_counter()
     server = Server(_argv(data_dir, port, database_url), env)
     body = json.dumps({"token": token})
@@ -229,58 +263,109 @@ def postgres_database(base_url: str) -> Iterator[str]:
         asyncio.run(execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
 
+@dataclass
+class Seeded:
+    """A seeded database and the revoked token to verify against it."""
+
+    data_dir: Path
+    url: str | None
+    token: str
+    seed_s: float
+
+
+def seed(
+    backend: str, data_dir: Path, url: str | None, count: int, src: Path | None = None
+) -> Seeded:
+    """A first start (of this code or of ``src``), then ``count`` revocations inserted."""
+    project_id, token, jti = issue_one(data_dir, url, src)
+    if url is None:
+        seeded = seed_sqlite(data_dir, project_id, jti, count)
+    else:
+        seeded = seed_postgres(url, project_id, jti, count)
+    return Seeded(data_dir, url, token, seeded)
+
+
 def run_backend(
-    backend: str, args: argparse.Namespace, root: Path, url: str | None
+    backend: str, args: argparse.Namespace, root: Path, url: str | None, baseline_url: str | None
 ) -> dict[str, Any]:
     note = print if not args.json else (lambda *a, **k: print(*a, **k, file=sys.stderr))
-    data_dir = root / backend
-    project_id, token, jti = issue_one(data_dir, url)
-    if url is None:
-        seeded = seed_sqlite(data_dir, project_id, jti, args.revocations)
-    else:
-        seeded = seed_postgres(url, project_id, jti, args.revocations)
-    note(f"{backend}: {args.revocations:,} revocations inserted in {seeded:.1f} s")
-    runs = []
+    baseline_src: Path | None = getattr(args, "baseline_src", None)
+    this = seed(backend, root / backend, url, args.revocations)
+    note(f"{backend}: {args.revocations:,} revocations inserted in {this.seed_s:.1f} s")
+    before = None
+    if baseline_src is not None:
+        before = seed(
+            backend, root / f"{backend}-baseline", baseline_url, args.revocations, baseline_src
+        )
+        note(f"{backend} (baseline): inserted in {before.seed_s:.1f} s")
+    runs, baseline_runs = [], []
     for n in range(args.runs):
-        runs.append(time_start(data_dir, url, token))
+        runs.append(time_start(this.data_dir, this.url, this.token))
         shown = ", ".join(f"{k} {v:.2f}" for k, v in runs[-1].items())
         note(f"{backend} run {n + 1}/{args.runs}: {shown}")
+        if before is not None:
+            baseline_runs.append(
+                time_start(before.data_dir, before.url, before.token, src=baseline_src)
+            )
+            shown = ", ".join(f"{k} {v:.2f}" for k, v in baseline_runs[-1].items())
+            note(f"{backend} run {n + 1}/{args.runs}, baseline: {shown}")
     ready = statistics.median(r["ready_s"] for r in runs)
     revoked = statistics.median(r["revoked_s"] for r in runs)
     loader: dict[str, float | None] = {"loader_before_s": None, "loader_after_s": None}
     if not getattr(args, "skip_loaders", False):  # bench/nodes.py passes its own options
-        database = url or f"sqlite:///{data_dir / 'roomkey.db'}"
+        database = url or f"sqlite:///{this.data_dir / 'roomkey.db'}"
         loaders = asyncio.run(_time_loaders(database, args.runs))
         shown = ", ".join(f"{k} {statistics.median(v):.2f} s" for k, v in loaders.items())
         note(f"{backend} loader in-process (medians): {shown}")
         loader = {f"loader_{k}_s": round(statistics.median(v), 2) for k, v in loaders.items()}
-    return {
+    case: dict[str, Any] = {
         **loader,
         "backend": backend,
         "revocations": args.revocations,
         "runs": len(runs),
-        "seed_s": round(seeded, 1),
+        "seed_s": round(this.seed_s, 1),
         "ready_s": round(ready, 2),
         "revoked_s": round(revoked, 2),
-        "all_ready_s": [round(r["ready_s"], 2) for r in runs],
+        "all_revoked_s": [round(r["revoked_s"], 2) for r in runs],
         "target_met": revoked <= TARGET_S,
     }
+    if baseline_runs:
+        baseline = statistics.median(r["revoked_s"] for r in baseline_runs)
+        case["baseline_revoked_s"] = round(baseline, 2)
+        case["all_baseline_revoked_s"] = [round(r["revoked_s"], 2) for r in baseline_runs]
+        case["ratio"] = round(revoked / baseline, 2)
+    return case
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    compile_sources()
+    baseline_src: Path | None = getattr(args, "baseline_src", None)
+    if baseline_src is not None:
+        compile_sources(baseline_src)
     cases = []
     with tempfile.TemporaryDirectory(prefix="rk-start-bench-") as tmp:
         root = Path(tmp)
         if "postgresql" in args.backends:
-            with postgres_database(args.database_url) as url:
-                cases.append(run_backend("postgresql", args, root, url))
+            with contextlib.ExitStack() as stack:
+                url = stack.enter_context(postgres_database(args.database_url))
+                baseline_url = None
+                if baseline_src is not None:
+                    baseline_url = stack.enter_context(postgres_database(args.database_url))
+                cases.append(run_backend("postgresql", args, root, url, baseline_url))
         if "sqlite" in args.backends:
-            cases.append(run_backend("sqlite", args, root, None))
+            cases.append(run_backend("sqlite", args, root, None, None))
     return {"bench": "startup", "cpus": os.cpu_count(), "target_s": TARGET_S, "cases": cases}
 
 
 def print_table(result: dict[str, Any]) -> None:
     print(f"\nstart-up of roomkey serve (medians; target: serving within {TARGET_S:g} s)")
+    for c in result["cases"]:
+        if "ratio" in c:
+            print(
+                f"{c['backend']}: {c['revoked_s']:.2f} s against the baseline's"
+                f" {c['baseline_revoked_s']:.2f} s (ratio {c['ratio']:.2f}): this code"
+                f" {c['all_revoked_s']}, baseline {c['all_baseline_revoked_s']}"
+            )
     head = f"{'backend':<12}{'revocations':>13}{'runs':>6}{'/readyz 200':>13}{'revoked seen':>14}"
     print(head + f"{'loader before':>15}{'loader after':>14}")
     for c in result["cases"]:
@@ -311,6 +396,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--backends", default="postgresql,sqlite", help="comma-separated: postgresql, sqlite"
+    )
+    parser.add_argument(
+        "--baseline-src",
+        type=Path,
+        help="the src directory of another checkout, started after each start of this code",
     )
     args = parser.parse_args(argv)
     if args.quick:

@@ -358,6 +358,17 @@ def test_the_permissions_schema_names_every_permission_and_its_type(app: FastAPI
             merge_overrides(PRESETS[Role.GUEST], refused)
 
 
+@pytest.mark.parametrize("bound", ["issued_from", "issued_until"])
+async def test_an_audit_moment_beyond_64_bits_is_422_not_a_5xx(
+    client: httpx.AsyncClient, auth: dict[str, str], bound: str
+) -> None:
+    # found by schemathesis: 2**63 reached SQLite and raised OverflowError (500)
+    too_far = await client.get(f"/v1/audit?{bound}={2**63}", headers=auth)
+    assert_error(too_far, 422, "validation_error")
+    fine = await client.get(f"/v1/audit?{bound}={2**63 - 1}", headers=auth)
+    assert fine.status_code == 200, fine.text
+
+
 @pytest.mark.parametrize(
     ("path", "query", "operation"),
     [("/v1/rooms", "cursor=!!", "list_rooms"), ("/v1/audit", "cursor=no+pad=", "list_audit")],

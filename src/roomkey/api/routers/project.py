@@ -54,6 +54,10 @@ async def update_project(
     return project_public(await service.projects.update_settings(caller.project_id, changes))
 
 
+# the databases' 64-bit integers: a moment beyond is refused (422), never sent to the store
+MAX_EPOCH_S = 2**63 - 1
+
+
 @router.get("/audit", response_model=AuditPage, operation_id="list_audit")
 async def list_audit(
     caller: AuditReader,
@@ -64,10 +68,12 @@ async def list_audit(
     identity: Annotated[str | None, Query(max_length=256)] = None,
     kid: Annotated[str | None, Query(max_length=256, description="The signing key.")] = None,
     issued_from: Annotated[
-        int | None, Query(ge=0, description="Issued at or after (epoch seconds).")
+        int | None,
+        Query(ge=0, le=MAX_EPOCH_S, description="Issued at or after (epoch seconds)."),
     ] = None,
     issued_until: Annotated[
-        int | None, Query(ge=0, description="Issued at or before (epoch seconds).")
+        int | None,
+        Query(ge=0, le=MAX_EPOCH_S, description="Issued at or before (epoch seconds)."),
     ] = None,
 ) -> AuditPage:
     """Issued tokens, newest first; filtered by room, identity, key and issue time."""

@@ -74,6 +74,21 @@ async def _endpoint(
     return record.id, secret
 
 
+async def _failure_recorded(
+    node: RoomkeyService, project: str, endpoint_id: str, attempts: int = 1
+) -> None:
+    """Until the node has recorded ``attempts`` failed attempts of a delivery (a receiver logs
+    the request before the node has its answer: a clock moved earlier would also move that
+    attempt's retry)."""
+    deadline = time.monotonic() + 15.0
+    while True:
+        page, _ = await node.webhooks.deliveries(project, endpoint_id)
+        if any(d.attempts >= attempts and (d.last_status or 0) >= 500 for d in page):
+            return
+        assert time.monotonic() < deadline, "no failed attempt recorded within 15 s"
+        await asyncio.sleep(0.01)
+
+
 def _delivered(receiver: Receiver, path: str, n: int) -> Callable[[], list[dict[str, Any]]]:
     def check() -> list[dict[str, Any]]:
         log = [e for e in receiver.log(path) if e["status"] < 300]
@@ -170,16 +185,19 @@ async def test_a_failing_receiver_gets_events_in_order_once_it_recovers(
     for name in ("one", "two", "three"):
         await node.rooms.create(project, custom_id=name)
     await await_for(lambda: len(receiver.log("/flaky")) >= 1)
+    await _failure_recorded(node, project, endpoint_id)
     page, _ = await node.webhooks.deliveries(project, endpoint_id)
     first = next(d for d in page if d.attempts == 1)
     assert first.status == "pending" and first.last_status == 500
     assert 1.0 <= first.next_attempt_at - clock.now <= 2.0  # backoff 2 s, jitter in [0.5, 1)
     assert len(receiver.log("/flaky")) == 1  # the endpoint's next events wait behind it
-    for _ in range(2):
+    for attempt in (2, 3):
         clock.advance(4.0)
         node.webhooks.wake()
         seen = len(receiver.log("/flaky"))
         await await_for(lambda seen=seen: len(receiver.log("/flaky")) > seen)
+        if attempt == 2:  # failed again: recorded before the clock moves on
+            await _failure_recorded(node, project, endpoint_id, attempts=2)
     log = await await_for(_delivered(receiver, "/flaky", 3))
     names = [e["body"]["data"]["custom_room_id"] for e in log]
     assert names == ["one", "one", "one", "two", "three"]
@@ -196,6 +214,7 @@ async def test_a_dead_letter_lets_the_queue_go_on_and_can_be_redelivered(
     await node.rooms.create(project, custom_id="lost")
     await node.rooms.create(project, custom_id="after")
     await await_for(lambda: len(receiver.log("/dead")) >= 1)
+    await _failure_recorded(node, project, endpoint_id)
     clock.advance(4.0)
     node.webhooks.wake()
     await await_for(_delivered(receiver, "/dead", 1))

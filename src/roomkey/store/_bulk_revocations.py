@@ -77,31 +77,23 @@ _OTHERS = (
 
 
 async def _load_postgres(
-    conn: Any, second: Any | None, now: int, loaded: dict[str, ActiveRevocations]
+    conn: Any, second: Any, now: int, loaded: dict[str, ActiveRevocations]
 ) -> Marks:
-    """Fill ``loaded`` over two asyncpg connections (see the module docstring), or over
-    ``conn`` alone, in one query, when ``second`` is None."""
+    """Fill ``loaded`` over two asyncpg connections (see the module docstring)."""
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         marks = Marks(
             int(await conn.fetchval(_REVISION) or 0),
             [row[0] for row in await conn.fetch(_VERSIONS)],
         )
-        halves: tuple[list[Any], ...]
-        if second is None:
-            halves = (await _fetch_joined(conn, ">=", now, (0, 0)),)
-        else:
-            snapshot = await conn.fetchval("SELECT pg_export_snapshot()")
-            async with second.transaction(isolation="repeatable_read", readonly=True):
-                # a snapshot id is PostgreSQL's own text (hex digits and dashes), and SET takes
-                # no parameters
-                await second.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
-                middle = ((await conn.fetchval(_PG_PAGES) or 0) // 2, 0)
-                halves = tuple(
-                    await asyncio.gather(
-                        _fetch_joined(conn, "<", now, middle),
-                        _fetch_joined(second, ">=", now, middle),
-                    )
-                )
+        snapshot = await conn.fetchval("SELECT pg_export_snapshot()")
+        async with second.transaction(isolation="repeatable_read", readonly=True):
+            # a snapshot id is PostgreSQL's own text (hex digits and dashes), and SET takes no
+            # parameters
+            await second.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+            middle = ((await conn.fetchval(_PG_PAGES) or 0) // 2, 0)
+            halves = await asyncio.gather(
+                _fetch_joined(conn, "<", now, middle), _fetch_joined(second, ">=", now, middle)
+            )
         others = await conn.fetch(_OTHERS.format(mark="$1"), now)
     for project_id, jtis, packed in (row for half in halves for row in half):
         held = loaded.setdefault(project_id, ActiveRevocations())
